@@ -1,0 +1,15 @@
+"""faceprint: offline face recognition on an ordinary CPU.
+
+Importing the package loads no model; models load on first use.
+"""
+
+from faceprint.api import align, compare, detect, embed, embed_face, load_image, verify
+from faceprint.errors import BadImage, FaceprintError, ModelNotAvailable, NoFace
+from faceprint.types import Box, Detection, Embedding, FaceChip, Verification
+
+__all__ = [
+    "align", "compare", "detect", "embed", "embed_face", "load_image", "verify",
+    "BadImage", "FaceprintError", "ModelNotAvailable", "NoFace",
+    "Box", "Detection", "Embedding", "FaceChip", "Verification",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,123 @@
+"""The facade: small functions named for what they return, plain dataclasses out.
+
+Models load on first use and stay cached per process.
+
+Example:
+    >>> import faceprint
+    >>> faces = faceprint.detect("tests/fixtures/astronaut.png")
+    >>> len(faces)
+    1
+    >>> result = faceprint.verify("a.jpg", "b.jpg")          # doctest: +SKIP
+    >>> result.same, result.distance, result.threshold      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from faceprint import registry
+from faceprint.images import ImageSource, load_image
+from faceprint.pipeline.match import convert_threshold, distance
+from faceprint.pipeline.pipeline import PipelineConfig, get_pipeline
+from faceprint.types import Detection, Embedding, FaceChip, Verification
+
+__all__ = ["load_image", "detect", "align", "embed", "embed_face", "verify", "compare"]
+
+
+def _pipeline(detector: str | None, model: str, **options) -> "Pipeline":  # noqa: F821
+    return get_pipeline(PipelineConfig(detector=detector or "", model=model, **options))
+
+
+def detect(image: ImageSource, detector: str | None = None, landmarks: int = 5, **options) -> list[Detection]:
+    """Every face in an image, with box, score and 5 (or also 68) landmarks.
+
+    Args:
+        image: path, bytes, file object or array.
+        detector: ``yunet`` (default where installed), ``hog`` or ``cnn``.
+        landmarks: 5, or 68 to add the iBUG 68-point shape.
+        **options: score_threshold, upsample, min_face_size, max_faces.
+
+    Example:
+        >>> [f.box.as_list() for f in detect("tests/fixtures/astronaut.png")]  # doctest: +SKIP
+        [[178.0, 63.0, 267.0, 175.0]]
+    """
+    return _pipeline(detector, "dlib", **options).detect(load_image(image), landmarks)
+
+
+def align(image: ImageSource, detections: Sequence[Detection] | None = None, kind: str = "dlib150",
+          detector: str | None = None) -> list[FaceChip]:
+    """Aligned chips (``dlib150``, ``facenet160`` or ``arcface112``) for the given or detected faces."""
+    from faceprint.pipeline.pipeline import align_chip
+
+    rgb = load_image(image)
+    if detections is None:
+        detections = _pipeline(detector, "dlib").detect(rgb)
+    return [align_chip(rgb, d, kind) for d in detections]
+
+
+def embed(image: ImageSource, model: str = "dlib", detector: str | None = None, flip: bool = True,
+          jitter: int = 0, **options) -> list[Embedding]:
+    """One L2-normalised embedding per face found in the image (empty list if none).
+
+    Example:
+        >>> [e.vector.shape for e in embed("tests/fixtures/astronaut.png")]  # doctest: +SKIP
+        [(128,)]
+    """
+    pipe = _pipeline(detector, model, flip=flip, jitter=jitter, **options)
+    rgb = load_image(image)
+    return pipe.embed(rgb, pipe.detect(rgb))
+
+
+def embed_face(image: ImageSource, model: str = "dlib", detector: str | None = None, flip: bool = True,
+               jitter: int = 0, source: str | None = None, **options) -> tuple[Embedding, list[str]]:
+    """The embedding of one face: the one nearest the centre, with a note when there were several.
+
+    Raises:
+        NoFace: when the image has no face.
+    """
+    pipe = _pipeline(detector, model, flip=flip, jitter=jitter, **options)
+    name = source or (str(image) if isinstance(image, str) else "image")
+    return pipe.embed_one(load_image(image), name)
+
+
+def verify(a: ImageSource, b: ImageSource, model: str = "dlib", detector: str | None = None,
+           metric: str = "euclidean", threshold: float | None = None, flip: bool = True,
+           jitter: int = 0, **options) -> Verification:
+    """Are two photos the same person? One distance, one threshold, one decision.
+
+    The threshold defaults to the model's, calibrated on LFW View 1 (see ``registry``).
+
+    Example:
+        >>> r = verify("a.jpg", "b.jpg")  # doctest: +SKIP
+        >>> r.same, round(r.distance, 3), r.threshold  # doctest: +SKIP
+        (True, 0.312, 0.503)
+    """
+    ea, notes_a = embed_face(a, model, detector, flip, jitter, source=_name(a, "first image"), **options)
+    eb, notes_b = embed_face(b, model, detector, flip, jitter, source=_name(b, "second image"), **options)
+    return decide(ea.vector, eb.vector, model, metric, threshold, tuple(notes_a + notes_b))
+
+
+def decide(va: np.ndarray, vb: np.ndarray, model: str, metric: str = "euclidean",
+           threshold: float | None = None, notes: tuple[str, ...] = ()) -> Verification:
+    """Verification of two embeddings under the model's (or a given) threshold."""
+    if threshold is None:
+        threshold = convert_threshold(registry.embedder_spec(model).threshold, metric)
+    d = float(distance(va, vb, metric))
+    return Verification(d, float(threshold), d <= threshold, metric, model, notes)
+
+
+def compare(known: ImageSource, candidates: Sequence[ImageSource], model: str = "dlib",
+            metric: str = "euclidean", **options) -> list[Verification]:
+    """Verify one known face against many candidate photos."""
+    ek, notes = embed_face(known, model, source=_name(known, "known image"), **options)
+    results = []
+    for index, candidate in enumerate(candidates):
+        ec, more = embed_face(candidate, model, source=_name(candidate, f"candidate {index}"), **options)
+        results.append(decide(ek.vector, ec.vector, model, metric, None, tuple(notes + more)))
+    return results
+
+
+def _name(source: ImageSource, fallback: str) -> str:
+    return str(source) if isinstance(source, str) or hasattr(source, "__fspath__") else fallback

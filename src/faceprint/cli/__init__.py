@@ -1,0 +1,1 @@
+"""Command-line interface (Typer). Thin: every command calls the facade or a pipeline stage."""

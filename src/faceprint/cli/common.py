@@ -1,0 +1,74 @@
+"""Shared CLI plumbing: error reporting, JSON output, progress bars, input expansion."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import typer
+
+from faceprint.errors import FaceprintError
+
+log = logging.getLogger("faceprint.cli")
+
+
+def emit(obj: Any) -> None:
+    """Print a JSON document on stdout."""
+    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Turn faceprint's exceptions into one line on stderr and a non-zero exit, no traceback."""
+    try:
+        yield
+    except FaceprintError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+
+
+def expand_inputs(inputs: list[Path]) -> list[Path]:
+    """Files as given; folders replaced by the image files they contain (recursively)."""
+    from faceprint.pipeline.batch import iter_image_files
+
+    out: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            found = list(iter_image_files(item))
+            if not found:
+                log.warning("%s: no image files in this folder", item)
+            out.extend(found)
+        else:
+            out.append(item)
+    return out
+
+
+@contextmanager
+def progress_bar(total: int, description: str, enabled: bool = True) -> Iterator[Any]:
+    """A Rich progress bar on stderr; yields ``advance(n)``. Hidden for a single item."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    if not enabled or total <= 1:
+        yield lambda n=1: None
+        return
+    console = Console(stderr=True)
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=console, transient=False) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda n=1: progress.advance(task, n)
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)

@@ -1,0 +1,39 @@
+"""Exceptions raised by faceprint. Each message says what went wrong and what to do."""
+
+from __future__ import annotations
+
+
+class FaceprintError(Exception):
+    """Base class of every error faceprint raises on purpose."""
+
+
+class BadImage(FaceprintError):
+    """The input could not be decoded as an image, or is not acceptable (empty, too large...)."""
+
+
+class ImageNotFound(BadImage):
+    """The image path does not exist or is not a file."""
+
+
+class ImageTooLarge(BadImage):
+    """The image has more pixels than the configured limit (decompression-bomb guard)."""
+
+
+class NoFace(FaceprintError):
+    """No face was found where one is required."""
+
+
+class ModelNotAvailable(FaceprintError):
+    """A model or its weights are not installed; the message names the package to install."""
+
+
+class WeightsChecksumError(FaceprintError):
+    """A weight file exists but its sha256 does not match the expected value."""
+
+
+class UnknownModel(FaceprintError):
+    """A detector or embedder name that is not in the registry."""
+
+
+class BadInput(FaceprintError):
+    """An argument has a wrong value (e.g. a landmark count other than 5 or 68)."""

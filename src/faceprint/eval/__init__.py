@@ -1,0 +1,1 @@
+"""Evaluation: protocols (pair lists, folds), metrics (ROC, TAR@FAR, EER) and runners."""

@@ -1,0 +1,73 @@
+"""Pair lists: LFW's pairs files (View 1 and View 2) and a simple CSV (img1,img2,same)."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from faceprint.errors import BadInput
+
+
+@dataclass(frozen=True)
+class Pair:
+    first: Path
+    second: Path
+    same: bool
+    fold: int = 0
+
+
+def lfw_image(root: Path, name: str, number: int) -> Path:
+    return root / name / f"{name}_{number:04d}.jpg"
+
+
+def read_lfw_pairs(pairs_file: Path, root: Path | None = None) -> list[Pair]:
+    """Parse an LFW pairs file.
+
+    View 2 (``pairs.txt``) starts with ``folds<TAB>n`` and has, per fold, n matched then n
+    mismatched lines; View 1 files start with a single count. Matched: ``name i j``;
+    mismatched: ``name1 i name2 j``.
+    """
+    pairs_file = Path(pairs_file)
+    root = Path(root) if root is not None else pairs_file.parent
+    lines = [line.split() for line in pairs_file.read_text().splitlines() if line.strip()]
+    header = [int(x) for x in lines[0]]
+    folds, per_fold = (header[0], header[1]) if len(header) == 2 else (1, header[0])
+    body = lines[1:]
+    if len(body) != folds * per_fold * 2:
+        raise BadInput(f"{pairs_file}: header says {folds} folds of {per_fold}+{per_fold} pairs, "
+                       f"found {len(body)} lines")
+    pairs = []
+    for index, fields in enumerate(body):
+        fold = index // (2 * per_fold)
+        if len(fields) == 3:
+            name, i, j = fields
+            pairs.append(Pair(lfw_image(root, name, int(i)), lfw_image(root, name, int(j)), True, fold))
+        elif len(fields) == 4:
+            n1, i, n2, j = fields
+            pairs.append(Pair(lfw_image(root, n1, int(i)), lfw_image(root, n2, int(j)), False, fold))
+        else:
+            raise BadInput(f"{pairs_file}: line {index + 2} has {len(fields)} fields, expected 3 or 4")
+    return pairs
+
+
+def read_csv_pairs(csv_file: Path, root: Path | None = None, folds: int = 10) -> list[Pair]:
+    """Parse ``img1,img2,same`` rows (header optional; same is 1/0/true/false), paths relative to
+    ``root`` (default: the CSV's folder). Rows are dealt into ``folds`` folds in order."""
+    csv_file = Path(csv_file)
+    root = Path(root) if root is not None else csv_file.parent
+    pairs = []
+    with open(csv_file, newline="") as handle:
+        for row in csv.reader(handle):
+            if not row or row[0].strip().startswith("#"):
+                continue
+            if len(row) < 3:
+                raise BadInput(f"{csv_file}: row {row} needs img1,img2,same")
+            flag = row[2].strip().lower()
+            if flag in ("same", "label", "is_same") and not pairs:
+                continue  # header
+            if flag not in ("1", "0", "true", "false", "yes", "no"):
+                raise BadInput(f"{csv_file}: third column must be 1/0 or true/false, got {row[2]!r}")
+            pairs.append(Pair(root / row[0].strip(), root / row[1].strip(), flag in ("1", "true", "yes")))
+    n = len(pairs)
+    return [Pair(p.first, p.second, p.same, i * folds // max(n, 1)) for i, p in enumerate(pairs)]

@@ -1,0 +1,146 @@
+"""Decode and validate every input image once: the only place that turns user input into pixels.
+
+Everything downstream receives an RGB ``uint8`` array of shape (H, W, 3).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+
+from faceprint import settings
+from faceprint.errors import BadImage, ImageNotFound, ImageTooLarge
+
+log = logging.getLogger(__name__)
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO, np.ndarray]
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".pbm", ".gif"})
+
+
+def is_image_path(path: Path) -> bool:
+    """True for a file whose suffix is an image format faceprint reads."""
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def load_image(source: ImageSource, max_pixels: int | None = None) -> np.ndarray:
+    """Decode an image into an RGB uint8 array, applying EXIF orientation.
+
+    Args:
+        source: a path, encoded bytes, a binary file object, or a numpy array
+            (HxW grey, HxWx3 RGB or HxWx4 RGBA; uint8, uint16 or float in [0, 1]).
+        max_pixels: refuse images with more pixels than this (default: settings.max_pixels()).
+
+    Returns:
+        An (H, W, 3) uint8 RGB array.
+
+    Raises:
+        ImageNotFound, ImageTooLarge, BadImage: with a message naming the input.
+
+    Example:
+        >>> rgb = load_image("tests/fixtures/astronaut.png")
+        >>> rgb.shape
+        (512, 512, 3)
+    """
+    limit = settings.max_pixels() if max_pixels is None else max_pixels
+    if isinstance(source, np.ndarray):
+        return _from_array(source, limit)
+    name, stream = _open_stream(source)
+    return _decode(stream, name, limit)
+
+
+def _open_stream(source: ImageSource) -> tuple[str, BinaryIO]:
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise ImageNotFound(f"{path}: no such file")
+        if not path.is_file():
+            raise ImageNotFound(f"{path}: not a file")
+        data = path.read_bytes()
+        return str(path), io.BytesIO(data)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "<bytes>", io.BytesIO(bytes(source))
+    if hasattr(source, "read"):
+        data = source.read()
+        if not isinstance(data, (bytes, bytearray)):
+            raise BadImage("file object must be opened in binary mode ('rb')")
+        return getattr(source, "name", "<stream>"), io.BytesIO(data)
+    raise BadImage(f"cannot read an image from a {type(source).__name__}; give a path, bytes, a file or an array")
+
+
+def _decode(stream: io.BytesIO, name: str, limit: int) -> np.ndarray:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if stream.getbuffer().nbytes == 0:
+        raise BadImage(f"{name}: the file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(stream)
+            width, height = img.size
+            if width * height > limit:
+                raise ImageTooLarge(
+                    f"{name}: {width}x{height} = {width * height:,} pixels exceeds the limit of {limit:,}"
+                    " (raise it with FACEPRINT_MAX_PIXELS if the image is genuine)"
+                )
+            if width == 0 or height == 0:
+                raise BadImage(f"{name}: the image has no pixels ({width}x{height})")
+            img.load()
+            img = ImageOps.exif_transpose(img)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge(f"{name}: {exc}") from None
+    except UnidentifiedImageError:
+        raise BadImage(f"{name}: not an image faceprint can decode (JPEG, PNG, WebP, BMP, TIFF, PGM...)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise BadImage(f"{name}: corrupt or truncated image ({exc})") from None
+    return _to_rgb(img)
+
+
+def _to_rgb(img) -> np.ndarray:  # img: PIL.Image.Image
+    from PIL import Image
+
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img)
+        return _from_array(arr, None)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+
+
+def _from_array(arr: np.ndarray, limit: int | None) -> np.ndarray:
+    if arr.ndim not in (2, 3) or arr.size == 0:
+        raise BadImage(f"array of shape {arr.shape} is not an image; expected HxW, HxWx3 or HxWx4")
+    height, width = arr.shape[:2]
+    if limit is not None and height * width > limit:
+        raise ImageTooLarge(f"array of {width}x{height} pixels exceeds the limit of {limit:,}")
+    if arr.dtype == np.uint16 or (np.issubdtype(arr.dtype, np.integer) and arr.max(initial=0) > 255):
+        # 16-bit samples: map 0..65535 onto 0..255 as image viewers do.
+        arr = np.clip(arr.astype(np.float64) / 257.0 + 0.5, 0, 255).astype(np.uint8)
+    elif np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all():
+            raise BadImage("float image contains NaN or infinity")
+        scale = 255.0 if arr.max(initial=0) <= 1.0 else 1.0
+        arr = np.clip(arr * scale + 0.5, 0, 255).astype(np.uint8)
+    elif arr.dtype == np.bool_:
+        arr = arr.astype(np.uint8) * 255
+    else:
+        arr = arr.astype(np.uint8)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    elif arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    elif arr.shape[2] == 4:
+        alpha = arr[:, :, 3:4].astype(np.float32) / 255.0
+        arr = (arr[:, :, :3] * alpha + 255.0 * (1.0 - alpha) + 0.5).astype(np.uint8)
+    elif arr.shape[2] != 3:
+        raise BadImage(f"array with {arr.shape[2]} channels is not an image; expected 1, 3 or 4")
+    return np.ascontiguousarray(arr)

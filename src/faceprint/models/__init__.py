@@ -1,0 +1,1 @@
+"""Model code: weight files, detectors, landmark predictors and embedding networks."""

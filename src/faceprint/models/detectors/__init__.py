@@ -1,0 +1,16 @@
+"""Face detectors. Each returns boxes and scores for an RGB uint8 image; landmarks come later."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RawFace:
+    """A detector's output before landmarking: box (l, t, r, b), score, optional own 5 points."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    points: np.ndarray | None = None

@@ -1,0 +1,1 @@
+"""The pipeline stages: detect -> align -> embed -> match, composed by ``pipeline.Pipeline``."""

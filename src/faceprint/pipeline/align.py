@@ -1,0 +1,144 @@
+"""Alignment: map a detection's 5 landmarks onto a canonical chip.
+
+``dlib_chip`` reproduces dlib's ``get_face_chip`` (150x150, padding 0.25) without dlib, including
+its pyramid step for faces larger than the chip; ``facenet_chip`` is a FaceNet-style square crop
+with a margin; ``template_chip`` warps onto any 5-point template (e.g. ArcFace 112x112).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from faceprint.errors import BadInput
+from faceprint.types import Detection, FaceChip
+
+# dlib's mean positions of its 5 landmarks in a unit face box (get_face_chip_details).
+DLIB_5_TEMPLATE = np.array([
+    [0.8595674595992, 0.2134981538014],
+    [0.6460604764104, 0.2289674387677],
+    [0.1205750620789, 0.2137274526848],
+    [0.3340850613712, 0.2290642403242],
+    [0.4901123135679, 0.6277975316475],
+])
+
+# The standard ArcFace 112x112 template: eye centres, nose tip, mouth corners (image-left first).
+ARCFACE_112_TEMPLATE = np.array([
+    [38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041],
+])
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (rotation, uniform scale, translation) mapping src onto dst.
+
+    Umeyama's method, as dlib's find_similarity_transform. Returns a 2x3 matrix.
+    """
+    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    mean_src, mean_dst = src.mean(0), dst.mean(0)
+    src_c, dst_c = src - mean_src, dst - mean_dst
+    var_src = (src_c ** 2).sum() / len(src)
+    cov = dst_c.T @ src_c / len(src)
+    u, d, vt = np.linalg.svd(cov)
+    s = np.eye(2)
+    if np.linalg.det(cov) < 0:
+        s[1, 1] = -1
+    rotation = u @ s @ vt
+    scale = np.trace(np.diag(d) @ s) / var_src if var_src > 0 else 1.0
+    translation = mean_dst - scale * rotation @ mean_src
+    return np.hstack([scale * rotation, translation[:, None]])
+
+
+def _dlib_chip_to_image(landmarks: np.ndarray, size: int, padding: float) -> np.ndarray:
+    """dlib's chip->image affine map: similarity fit, then the rect/angle round trip dlib makes."""
+    template = (padding + DLIB_5_TEMPLATE) / (2 * padding + 1) * size
+    tform = similarity_transform(template, landmarks)
+    m = tform[:, :2]
+    p = m @ np.array([1.0, 0.0])
+    angle, scale = math.atan2(p[1], p[0]), float(np.hypot(*p))
+    # dlib centres its rect on tform(size/2, size/2) and, like all its rects, makes it one
+    # pixel narrower than size*scale (centered_drect); chip corners map onto the rect's corners.
+    center = tform @ np.array([size / 2.0, size / 2.0, 1.0])
+    half = (size * scale - 1.0) / 2.0
+    corners = np.array([[-half, -half], [half, -half], [-half, half]])
+    rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    image_pts = corners @ rot.T + center
+    chip_pts = np.array([[0.0, 0.0], [size - 1.0, 0.0], [0.0, size - 1.0]])
+    return _affine_from_3(chip_pts, image_pts)
+
+
+def _affine_from_3(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    a = np.hstack([src, np.ones((3, 1))])
+    return np.linalg.solve(a, dst).T  # 2x3, dst = M @ [x, y, 1]
+
+
+def warp(image: np.ndarray, chip_to_image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Sample ``image`` at chip_to_image(x, y) for every chip pixel (x, y).
+
+    Bilinear, truncated to uint8, zero where the 2x2 neighbourhood leaves the image: exactly
+    dlib's ``interpolate_bilinear`` as used by ``extract_image_chip``.
+    """
+    width, height = size
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    m = chip_to_image
+    px = m[0, 0] * xs + m[0, 1] * ys + m[0, 2]
+    py = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
+    left, top = np.floor(px).astype(np.int64), np.floor(py).astype(np.int64)
+    inside = (left >= 0) & (top >= 0) & (left + 1 < image.shape[1]) & (top + 1 < image.shape[0])
+    left_c = np.clip(left, 0, max(image.shape[1] - 2, 0))
+    top_c = np.clip(top, 0, max(image.shape[0] - 2, 0))
+    fx, fy = (px - left)[..., None], (py - top)[..., None]
+    img = image.astype(np.float32)
+    row0 = (1 - fx) * img[top_c, left_c] + fx * img[top_c, left_c + 1]
+    row1 = (1 - fx) * img[top_c + 1, left_c] + fx * img[top_c + 1, left_c + 1]
+    out = np.floor((1 - fy) * row0 + fy * row1)
+    out[~inside] = 0
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def dlib_chip(image: np.ndarray, detection: Detection, size: int = 150, padding: float = 0.25) -> FaceChip:
+    """dlib's face chip for the detection's 5 landmarks."""
+    m = _dlib_chip_to_image(np.asarray(detection.landmarks, np.float64), size, padding)
+    return FaceChip(extract(image, m, (size, size)), detection, f"dlib{size}")
+
+
+def extract(image: np.ndarray, chip_to_image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Cut a chip: like dlib, faces over twice the chip's scale come from a 2x pyramid level so
+    that bilinear sampling does not alias (cv2.pyrDown: level pixel i sits at 2i)."""
+    import cv2
+
+    m = chip_to_image
+    scale = float(np.hypot(m[0, 0], m[1, 0]))
+    while scale > 2.0 and min(image.shape[:2]) >= 4:
+        image = cv2.pyrDown(image)
+        m = np.array([[0.5, 0.0, 0.0], [0.0, 0.5, 0.0]]) @ np.vstack([m, [0.0, 0.0, 1.0]])
+        scale /= 2.0
+    return warp(image, m, size)
+
+
+def template_chip(image: np.ndarray, detection: Detection, template: np.ndarray, size: tuple[int, int],
+                  kind: str) -> FaceChip:
+    """Warp the detector's own 5 keypoints (eyes, nose tip, mouth corners) onto a template in chip
+    pixels, e.g. ARCFACE_112_TEMPLATE."""
+    if detection.keypoints is None:
+        raise BadInput(f"{kind} alignment needs eye/nose/mouth keypoints: use the yunet detector")
+    m = similarity_transform(template, np.asarray(detection.keypoints, np.float64))
+    return FaceChip(extract(image, m, size), detection, kind)
+
+
+def facenet_chip(image: np.ndarray, detection: Detection, size: int = 160, margin: float = 32.0) -> FaceChip:
+    """FaceNet-style crop: the detector box grown by ``margin`` pixels (of the original image),
+    cut out square and resized to size x size (as facenet-pytorch's MTCNN ``extract``)."""
+    import cv2
+
+    box = detection.box
+    height, width = image.shape[:2]
+    left = int(max(box.left - margin / 2, 0))
+    top = int(max(box.top - margin / 2, 0))
+    right = int(min(box.right + margin / 2, width))
+    bottom = int(min(box.bottom + margin / 2, height))
+    crop = image[top:bottom, left:right]
+    if crop.size == 0:
+        crop = np.zeros((size, size, 3), np.uint8)
+    chip = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if crop.shape[0] > size else cv2.INTER_LINEAR)
+    return FaceChip(chip, detection, f"facenet{size}")

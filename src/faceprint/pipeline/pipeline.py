@@ -1,0 +1,111 @@
+"""One object that holds a detector and an embedder and runs the stages in order."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+
+from faceprint import registry
+from faceprint.errors import BadInput, NoFace
+from faceprint.pipeline import align as align_stage
+from faceprint.pipeline.detect import detect_faces, nearest_center
+from faceprint.pipeline.embed import embed_chips
+from faceprint.types import Detection, Embedding, FaceChip
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Every knob of the pipeline; hashable so pipelines are cached per configuration."""
+
+    detector: str = ""
+    model: str = "dlib"
+    score_threshold: float | None = None
+    upsample: int | None = None
+    min_face_size: float = 0.0
+    max_faces: int | None = None
+    flip: bool = True
+    jitter: int = 0
+
+    def resolved(self) -> "PipelineConfig":
+        if self.detector:
+            return self
+        return PipelineConfig(registry.default_detector(), *[getattr(self, f) for f in
+                              ("model", "score_threshold", "upsample", "min_face_size", "max_faces", "flip", "jitter")])
+
+
+class Pipeline:
+    """image -> detections -> chips -> embeddings, with the models loaded once."""
+
+    def __init__(self, config: PipelineConfig | None = None) -> None:
+        self.config = (config or PipelineConfig()).resolved()
+        self.spec = registry.embedder_spec(self.config.model)
+        self._detector = None
+        self._network = None
+
+    @property
+    def detector(self):
+        if self._detector is None:
+            options = {}
+            if self.config.score_threshold is not None:
+                options["score_threshold"] = self.config.score_threshold
+            if self.config.upsample is not None:
+                options["upsample"] = self.config.upsample
+            self._detector = registry.create_detector(self.config.detector, **options)
+        return self._detector
+
+    @property
+    def network(self):
+        if self._network is None:
+            self._network = registry.create_embedder(self.config.model)
+        return self._network
+
+    def detect(self, image: np.ndarray, landmarks: int = 5) -> list[Detection]:
+        return detect_faces(image, self.detector, self.config.detector, landmarks,
+                            self.config.min_face_size, self.config.max_faces)
+
+    def align(self, image: np.ndarray, detections: Sequence[Detection]) -> list[FaceChip]:
+        return [align_chip(image, d, self.spec.align) for d in detections]
+
+    def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> list[Embedding]:
+        if not detections:
+            return []
+        chips = np.stack([c.image for c in self.align(image, detections)])
+        vectors = embed_chips(self.network, chips, self.config.flip, self.config.jitter)
+        return [Embedding(v, self.config.model, d) for v, d in zip(vectors, detections)]
+
+    def embed_one(self, image: np.ndarray, source: str = "image") -> tuple[Embedding, list[str]]:
+        """The embedding of the face nearest the centre; notes say when there were several."""
+        detections = self.detect(image)
+        if not detections:
+            raise NoFace(f"{source}: no face found (try --upsample 1 or another --detector)")
+        notes = []
+        index = 0
+        if len(detections) > 1:
+            index = nearest_center(detections, image.shape)
+            notes.append(f"{source}: {len(detections)} faces found; used the one nearest the centre")
+            log.info(notes[-1])
+        return self.embed(image, [detections[index]])[0], notes
+
+
+def align_chip(image: np.ndarray, detection: Detection, kind: str) -> FaceChip:
+    """Align one detection to the chip ``kind`` names (dlib150, facenet160, arcface112)."""
+    if kind == "dlib150":
+        return align_stage.dlib_chip(image, detection, 150, 0.25)
+    if kind == "facenet160":
+        return align_stage.facenet_chip(image, detection, 160)
+    if kind == "arcface112":
+        return align_stage.template_chip(image, detection, align_stage.ARCFACE_112_TEMPLATE,
+                                         (112, 112), kind)
+    raise BadInput(f"unknown alignment {kind!r}; use dlib150, facenet160 or arcface112")
+
+
+@lru_cache(maxsize=8)
+def get_pipeline(config: PipelineConfig) -> Pipeline:
+    """A process-wide pipeline per configuration, so models load once."""
+    return Pipeline(config)

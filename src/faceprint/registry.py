@@ -1,0 +1,126 @@
+"""Register, create and list detectors and embedders, each with its configuration.
+
+Entries name a factory by import path so that listing the registry imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Callable
+
+from faceprint.errors import UnknownModel
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    name: str
+    factory: str | Callable[..., Any]  # "module:attr" or a callable
+    description: str
+    licence: str
+
+
+@dataclass(frozen=True)
+class EmbedderSpec:
+    """How an embedder is built and used.
+
+    ``align`` names the chip it needs (``dlib150``: dlib's face chip, padding 0.25).
+    ``threshold`` is the Euclidean distance between L2-normalised embeddings under which two faces
+    are the same person; ``calibration`` says how it was computed.
+    """
+
+    name: str
+    factory: str | Callable[..., Any]
+    description: str
+    dim: int
+    align: str
+    licence: str
+    threshold: float
+    calibration: dict[str, Any] = field(default_factory=dict)
+
+
+_DETECTORS: dict[str, DetectorSpec] = {}
+_EMBEDDERS: dict[str, EmbedderSpec] = {}
+
+
+def register_detector(spec: DetectorSpec) -> None:
+    _DETECTORS[spec.name] = spec
+
+
+def register_embedder(spec: EmbedderSpec) -> None:
+    _EMBEDDERS[spec.name] = spec
+
+
+def list_detectors() -> list[DetectorSpec]:
+    return list(_DETECTORS.values())
+
+
+def list_embedders() -> list[EmbedderSpec]:
+    return list(_EMBEDDERS.values())
+
+
+def detector_spec(name: str) -> DetectorSpec:
+    try:
+        return _DETECTORS[name]
+    except KeyError:
+        raise UnknownModel(f"unknown detector {name!r}; choose one of: {', '.join(_DETECTORS)}") from None
+
+
+def embedder_spec(name: str) -> EmbedderSpec:
+    try:
+        return _EMBEDDERS[name]
+    except KeyError:
+        raise UnknownModel(f"unknown model {name!r}; choose one of: {', '.join(_EMBEDDERS)}") from None
+
+
+def _resolve(factory: str | Callable[..., Any]) -> Callable[..., Any]:
+    if callable(factory):
+        return factory
+    module, attr = factory.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def create_detector(name: str, **options: Any):
+    """Instantiate a registered detector with its options (e.g. score_threshold, upsample)."""
+    return _resolve(detector_spec(name).factory)(**options)
+
+
+def create_embedder(name: str, **options: Any):
+    """Instantiate a registered embedder network."""
+    return _resolve(embedder_spec(name).factory)(**options)
+
+
+def default_detector() -> str:
+    """``yunet`` where the yuface wheel is installed, else dlib's ``hog``."""
+    return "yunet" if importlib.util.find_spec("yuface") is not None else "hog"
+
+
+@lru_cache(maxsize=1)
+def _calibrations() -> dict[str, Any]:
+    text = resources.files("faceprint.models").joinpath("calibration.json").read_text()
+    return json.loads(text)
+
+
+def _calibrated(model: str, fallback: float) -> tuple[float, dict[str, Any]]:
+    entry = _calibrations().get(model)
+    if entry is None:
+        return fallback, {"method": "uncalibrated default"}
+    return float(entry["threshold"]), entry
+
+
+register_detector(DetectorSpec("yunet", "faceprint.models.detectors.yunet:YuNetDetector",
+                               "YuNet (libfacedetection): fast, accurate, default", "BSD-3-Clause"))
+register_detector(DetectorSpec("hog", "faceprint.models.detectors.dlib_detectors:HogDetector",
+                               "dlib HOG: frontal faces only", "BSL-1.0"))
+register_detector(DetectorSpec("cnn", "faceprint.models.detectors.dlib_detectors:CnnDetector",
+                               "dlib MMOD CNN: accurate, ~1 s/image, 1-4.5 GB RAM (opt-in)", "CC0-1.0 weights"))
+
+_threshold, _info = _calibrated("dlib", 0.6)
+register_embedder(EmbedderSpec(
+    "dlib", "faceprint.models.dlib_resnet:DlibResNet",
+    "dlib ResNet-29 (dlib_face_recognition_resnet_model_v1), ported to ONNX Runtime",
+    dim=128, align="dlib150", licence="CC0-1.0", threshold=_threshold, calibration=_info,
+))

@@ -1,0 +1,35 @@
+"""Where faceprint finds data and keeps its files; every location can be overridden by env vars."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_MAX_PIXELS = 50_000_000
+
+
+def home_dir() -> Path:
+    """faceprint's own folder (models installed by a command, caches): $FACEPRINT_HOME or ~/.faceprint."""
+    return Path(os.environ.get("FACEPRINT_HOME", Path.home() / ".faceprint")).expanduser()
+
+
+def cache_dir() -> Path:
+    return home_dir() / "cache"
+
+
+def data_dir() -> Path | None:
+    """Shared face data (LFW, ...): $FACEPRINT_DATA, else ../shared/data beside the checkout."""
+    env = os.environ.get("FACEPRINT_DATA")
+    if env:
+        return Path(env).expanduser()
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent.parent / "shared" / "data"
+        if (parent / "pyproject.toml").exists() and candidate.is_dir():
+            return candidate
+    return None
+
+
+def max_pixels() -> int:
+    """Largest image (in pixels) faceprint will decode: $FACEPRINT_MAX_PIXELS or 50 Mpx."""
+    return int(os.environ.get("FACEPRINT_MAX_PIXELS", DEFAULT_MAX_PIXELS))

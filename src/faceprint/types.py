@@ -1,0 +1,117 @@
+"""Plain frozen dataclasses that flow through the pipeline.
+
+image -> Detection -> FaceChip -> Embedding -> Verification / Match
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Box:
+    """Axis-aligned face box in pixel coordinates (left, top, right, bottom)."""
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+    @property
+    def width(self) -> float:
+        return self.right - self.left
+
+    @property
+    def height(self) -> float:
+        return self.bottom - self.top
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return ((self.left + self.right) / 2.0, (self.top + self.bottom) / 2.0)
+
+    def as_list(self) -> list[float]:
+        return [round(float(v), 2) for v in (self.left, self.top, self.right, self.bottom)]
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face found in an image.
+
+    Attributes:
+        box: the detector's box.
+        score: detector confidence (detector-specific scale, higher is more confident).
+        landmarks: 5x2 points (x, y) in dlib's 5-point order: outer and inner corner of the
+            eye on the image's right, outer and inner corner of the eye on the image's left,
+            base of the nose.
+        landmarks68: the 68 iBUG points when requested, else None.
+        detector: name of the detector that produced it.
+        keypoints: the detector's own 5 points when it has them (YuNet): eye centres, nose tip
+            and mouth corners, image-left first; what ArcFace-style templates expect.
+    """
+
+    box: Box
+    score: float
+    landmarks: np.ndarray
+    landmarks68: np.ndarray | None = None
+    detector: str = ""
+    keypoints: np.ndarray | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "box": self.box.as_list(),
+            "score": round(float(self.score), 4),
+            "landmarks": np.round(self.landmarks, 2).tolist(),
+            "detector": self.detector,
+        }
+        if self.landmarks68 is not None:
+            out["landmarks68"] = np.round(self.landmarks68, 2).tolist()
+        return out
+
+
+@dataclass(frozen=True)
+class FaceChip:
+    """An aligned face crop ready for an embedder (RGB uint8, HxWx3)."""
+
+    image: np.ndarray
+    detection: Detection
+    kind: str  # e.g. "dlib150" or "facenet160"
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """An L2-normalised face descriptor."""
+
+    vector: np.ndarray
+    model: str
+    detection: Detection | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": self.model, "vector": [round(float(v), 6) for v in self.vector]}
+        if self.detection is not None:
+            out["face"] = self.detection.to_dict()
+        return out
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The answer of `verify`: one distance, one threshold, one decision."""
+
+    distance: float
+    threshold: float
+    same: bool
+    metric: str
+    model: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "same": self.same,
+            "distance": round(self.distance, 6),
+            "threshold": round(self.threshold, 6),
+            "metric": self.metric,
+            "model": self.model,
+            "notes": list(self.notes),
+        }

@@ -1,0 +1,96 @@
+"""The command line, run as a user runs it: JSON on stdout, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+CLI = [sys.executable, "-m", "faceprint.cli.main"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def test_help_teaches():
+    out = run("--help")
+    assert out.returncode == 0
+    for command in ("detect", "verify", "embed", "compare", "landmarks"):
+        assert command in out.stdout
+    assert "faceprint verify a.jpg b.jpg" in out.stdout
+
+
+def test_detect_prints_faces_and_draws(astronaut, tmp_path):
+    drawn = tmp_path / "boxes.jpg"
+    out = run("detect", astronaut, "--draw", drawn)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert len(doc["faces"]) == 1 and len(doc["faces"][0]["landmarks"]) == 5
+    assert Image.open(drawn).size == (512, 512)
+
+
+def test_detect_folder_skips_bad_files_and_reports_them(astronaut, tmp_path):
+    shutil.copy(astronaut, tmp_path / "a.png")
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    Image.new("RGB", (120, 90), "white").save(tmp_path / "blank.png")
+    out = run("detect", tmp_path)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    faces = {r["image"].split("/")[-1]: len(r["faces"]) for r in doc["images"]}
+    assert faces == {"a.png": 1, "blank.png": 0}
+    assert [e["image"].split("/")[-1] for e in doc["errors"]] == ["broken.jpg"]
+    assert "broken.jpg" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_verify_same_person(lfw):
+    out = run("verify", lfw / "Tony_Blair" / "Tony_Blair_0001.jpg", lfw / "Tony_Blair" / "Tony_Blair_0002.jpg")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["same"] is True and doc["distance"] < doc["threshold"]
+
+
+def test_verify_without_face_says_which_photo(astronaut, tmp_path):
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (200, 200), "gray").save(blank)
+    out = run("verify", astronaut, blank)
+    assert out.returncode == 1
+    assert out.stderr.strip().startswith("error:") and "blank.png" in out.stderr and "no face" in out.stderr
+    assert "Traceback" not in out.stderr and out.stdout == ""
+
+
+@pytest.mark.parametrize("content", [b"", b"plain text"])
+def test_bad_single_image_is_one_line_error(tmp_path, content):
+    path = tmp_path / "x.jpg"
+    path.write_bytes(content)
+    out = run("detect", path)
+    assert out.returncode == 1
+    assert len(out.stderr.strip().splitlines()) == 1 and "x.jpg" in out.stderr
+
+
+def test_missing_file(tmp_path):
+    out = run("embed", tmp_path / "missing.jpg")
+    assert out.returncode == 1 and "no such file" in out.stderr
+
+
+def test_embed_and_compare(astronaut, lfw, tmp_path):
+    npz = tmp_path / "v.npz"
+    out = run("embed", astronaut, "-o", npz)
+    assert out.returncode == 0, out.stderr
+    assert len(json.loads(out.stdout)["embeddings"][0]["vector"]) == 128
+    import numpy as np
+
+    assert np.load(npz)["vectors"].shape == (1, 128)
+    folder = lfw / "Jennifer_Capriati"
+    out = run("compare", folder / "Jennifer_Capriati_0001.jpg", folder / "Jennifer_Capriati_0002.jpg", astronaut)
+    rows = json.loads(out.stdout)["results"]
+    assert [r["same"] for r in rows] == [True, False]
+
+
+def test_landmarks_68(astronaut):
+    out = run("landmarks", astronaut)
+    assert len(json.loads(out.stdout)["faces"][0]["landmarks68"]) == 68

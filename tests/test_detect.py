@@ -1,0 +1,65 @@
+"""Detection and landmarks on real photos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import faceprint
+from faceprint.errors import BadInput
+
+
+@pytest.mark.parametrize("detector", ["yunet", "hog"])
+def test_astronaut_one_face_with_eyes_above_nose(astronaut, detector):
+    faces = faceprint.detect(astronaut, detector=detector, score_threshold=0.5 if detector == "yunet" else 0.3)
+    assert len(faces) == 1
+    face = faces[0]
+    assert 150 < face.box.center[0] < 290 and 50 < face.box.center[1] < 190
+    eyes_y = face.landmarks[:4, 1].mean()
+    assert eyes_y < face.landmarks[4, 1]  # nose below the eyes
+    assert face.landmarks[0, 0] > face.landmarks[2, 0]  # dlib order: image-right eye first
+
+
+def test_group_photo_finds_every_person(group_photo):
+    faces = faceprint.detect(group_photo)
+    assert len(faces) >= 6
+    tiles = {(int(f.box.center[0] // 250), int(f.box.center[1] // 250)) for f in faces}
+    assert tiles == {(c, r) for c in range(3) for r in range(2)}
+
+
+def test_max_faces_and_min_size(group_photo):
+    assert len(faceprint.detect(group_photo, max_faces=2)) == 2
+    assert faceprint.detect(group_photo, min_face_size=400) == []
+
+
+def test_68_landmarks(astronaut):
+    face = faceprint.detect(astronaut, landmarks=68)[0]
+    assert face.landmarks68.shape == (68, 2)
+    jaw, nose_tip = face.landmarks68[8], face.landmarks68[30]
+    assert jaw[1] > nose_tip[1]  # chin below the nose
+    with pytest.raises(BadInput):
+        faceprint.detect(astronaut, landmarks=12)
+
+
+def test_no_face_is_an_empty_answer():
+    sky = np.full((300, 400, 3), (120, 170, 230), np.uint8)
+    assert faceprint.detect(sky) == []
+
+
+def test_unknown_detector_names_choices(astronaut):
+    from faceprint.errors import UnknownModel
+
+    with pytest.raises(UnknownModel, match="yunet"):
+        faceprint.detect(astronaut, detector="nope")
+
+
+def test_aligned_chip_puts_eyes_in_place(astronaut):
+    chip = faceprint.align(astronaut)[0]
+    assert chip.image.shape == (150, 150, 3)
+    facenet = faceprint.align(astronaut, kind="facenet160")[0]
+    arcface = faceprint.align(astronaut, kind="arcface112")[0]
+    assert facenet.image.shape == (160, 160, 3) and arcface.image.shape == (112, 112, 3)
+    # re-detecting on the dlib chip finds the face centred, eyes in the upper half
+    again = faceprint.detect(chip.image, score_threshold=0.3)
+    assert again and abs(again[0].box.center[0] - 75) < 15
+    assert again[0].landmarks[:4, 1].mean() < 75
