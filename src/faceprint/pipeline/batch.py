@@ -62,65 +62,133 @@ def embed_paths(
     batch_size: int = 32,
     cache: EmbeddingCache | None = None,
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> tuple[dict[Path, np.ndarray | None], dict[Path, str]]:
     """One embedding per image (the face nearest the centre), None where no face was found.
+
+    ``workers`` > 1 runs that many single-threaded processes, each with its own models: on a
+    multi-core CPU this keeps every core busy (detection and landmarks are single-threaded).
 
     Returns the vectors and a map of path -> problem for bad images and images without a face.
     """
     vectors: dict[Path, np.ndarray | None] = {}
     problems: dict[Path, str] = {}
-    pending: list[tuple[Path, str, np.ndarray]] = []
-
-    def flush() -> None:
-        if not pending:
-            return
-        chips = np.stack([chip for _, _, chip in pending])
-        for (path, key, _), vec in zip(pending, embed_chips(pipeline.network, chips, pipeline.config.flip,
-                                                            pipeline.config.jitter)):
-            vectors[path] = vec
-            if cache is not None:
-                cache.put(key, vec)
-        pending.clear()
-
-    for path in paths:
-        path = Path(path)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            problems[path] = f"cannot read ({exc.strerror})"
-            vectors[path] = None
-            _tick(progress)
-            continue
-        key = hashlib.sha1(data).hexdigest()
-        if cache is not None and key in cache.entries:
+    todo: list[Path] = []
+    for path in map(Path, paths):
+        key = _content_key(path)
+        if cache is not None and key is not None and key in cache.entries:
             vectors[path] = cache.entries[key]
             if vectors[path] is None:
                 problems[path] = "no face found"
             _tick(progress)
+        else:
+            todo.append(path)
+
+    if workers > 1 and len(todo) > 2 * batch_size:
+        results = _run_pool(pipeline, todo, batch_size, workers, progress)
+    else:
+        results = _embed_files(pipeline, todo, batch_size, progress)
+    for path, key, vector, problem in results:
+        vectors[path] = vector
+        if problem is not None:
+            problems[path] = problem
+        if cache is not None and key is not None and (vector is not None or problem == "no face found"):
+            cache.put(key, vector)
+    if cache is not None:
+        cache.save()
+    return vectors, problems
+
+
+Result = tuple[Path, "str | None", "np.ndarray | None", "str | None"]  # path, content key, vector, problem
+
+
+def _content_key(path: Path) -> str | None:
+    try:
+        return hashlib.sha1(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _embed_files(pipeline: Pipeline, paths: Sequence[Path], batch_size: int,
+                 progress: Callable[[int], None] | None = None) -> list[Result]:
+    results: list[Result] = []
+    pending: list[tuple[int, np.ndarray]] = []  # (index in results, chip)
+
+    def flush() -> None:
+        if pending:
+            chips = np.stack([chip for _, chip in pending])
+            vecs = embed_chips(pipeline.network, chips, pipeline.config.flip, pipeline.config.jitter)
+            for (index, _), vec in zip(pending, vecs):
+                path, key, _, _ = results[index]
+                results[index] = (path, key, vec, None)
+            pending.clear()
+
+    for path in paths:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            results.append((path, None, None, f"cannot read ({exc.strerror})"))
+            _tick(progress)
             continue
+        key = hashlib.sha1(data).hexdigest()
         try:
             image = load_image(data)
             detections = pipeline.detect(image)
         except FaceprintError as exc:
-            problems[path] = str(exc).replace("<bytes>: ", "")
-            vectors[path] = None
+            results.append((path, key, None, str(exc).replace("<bytes>: ", "")))
             _tick(progress)
             continue
         if not detections:
-            problems[path] = "no face found"
-            vectors[path] = None
-            if cache is not None:
-                cache.put(key, None)
+            results.append((path, key, None, "no face found"))
         else:
             chosen = detections[nearest_center(detections, image.shape)]
-            pending.append((path, key, pipeline.align(image, [chosen])[0].image))
+            results.append((path, key, None, None))
+            pending.append((len(results) - 1, pipeline.align(image, [chosen])[0].image))
             if len(pending) >= batch_size:
                 flush()
         _tick(progress)
     flush()
-    if cache is not None:
-        cache.save()
-    return vectors, problems
+    return results
+
+
+_WORKER_PIPELINE: Pipeline | None = None
+
+
+def _init_worker(config) -> None:
+    import os
+
+    global _WORKER_PIPELINE
+    # One thread per process: yuface's OpenMP and ONNX Runtime otherwise each spin a thread per
+    # core, and the processes starve each other (measured: 5 instead of 35 images/s each).
+    os.environ["FACEPRINT_THREADS"] = "1"
+    os.environ["OMP_NUM_THREADS"] = "1"
+    _WORKER_PIPELINE = Pipeline(config)
+
+
+def _worker_embed(paths: list[Path], batch_size: int) -> list[Result]:
+    assert _WORKER_PIPELINE is not None
+    return _embed_files(_WORKER_PIPELINE, paths, batch_size)
+
+
+def _run_pool(pipeline: Pipeline, paths: list[Path], batch_size: int, workers: int,
+              progress: Callable[[int], None] | None) -> list[Result]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    chunk = max(4, min(batch_size, len(paths) // (workers * 4) or 1))
+    chunks = [paths[i : i + chunk] for i in range(0, len(paths), chunk)]
+    results: list[Result] = []
+    # spawn, not fork: ONNX Runtime's thread pools do not survive a fork
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(pipeline.config,)) as pool:
+        futures = [pool.submit(_worker_embed, c, batch_size) for c in chunks]
+        for future in as_completed(futures):
+            part = future.result()
+            results.extend(part)
+            if progress is not None:
+                progress(len(part))
+    return results
 
 
 def _tick(progress: Callable[[int], None] | None) -> None:
