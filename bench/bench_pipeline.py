@@ -43,31 +43,14 @@ def bench_face_recognition(files: list[Path]) -> dict:
 
 
 def bench_faceprint_stages(files: list[Path], flip: bool) -> dict:
-    from faceprint.images import load_image
-    from faceprint.pipeline.detect import detect_faces, nearest_center
-    from faceprint.pipeline.embed import embed_chips
-    from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
+    from faceprint.eval.speed import stage_timings
+    from faceprint.pipeline.pipeline import PipelineConfig
 
-    pipe = Pipeline(PipelineConfig(flip=flip))
-    pipe.detector, pipe.network  # load models outside the timing
-    t: dict = {}
-    chips = []
-    start = time.perf_counter()
-    for path in files:
-        with timer(t, "decode"):
-            image = load_image(path)
-        with timer(t, "detect"):
-            raw = pipe.detector(image)
-        with timer(t, "landmarks"):
-            detections = detect_faces(image, lambda _: raw, pipe.config.detector)
-        if not detections:
-            continue
-        with timer(t, "align"):
-            chips.append(pipe.align(image, [detections[nearest_center(detections, image.shape)]])[0].image)
-    with timer(t, "embed"):
-        embed_chips(pipe.network, np.stack(chips), flip=flip)
-    t["total"] = time.perf_counter() - start
-    t["found"] = len(chips)
+    r = stage_timings(files, PipelineConfig(flip=flip))
+    n = len(files)
+    t = {k: v * n / 1e3 for k, v in r["ms_per_image"].items()}
+    t["total"] = n / r["images_per_second"]
+    t["found"] = r["faces_embedded"]
     return t
 
 
@@ -134,7 +117,7 @@ def main() -> None:
     print(f"{'stage':<18}{'face_recognition':>18}{'faceprint (flip)':>18}")
     print(f"{'decode':<18}{fr['decode'] / n * 1e3:>18.1f}{fp['decode'] / n * 1e3:>18.1f}")
     print(f"{'detect':<18}{fr['detect'] / n * 1e3:>18.1f}{fp['detect'] / n * 1e3:>18.1f}")
-    print(f"{'landmarks+align':<18}{'':>18}{(fp['landmarks'] + fp['align']) / n * 1e3:>18.1f}")
+    print(f"{'landmarks+align':<18}{'':>18}{fp['landmarks+align'] / n * 1e3:>18.1f}")
     print(f"{'embed':<18}{fr['landmarks+embed'] / n * 1e3:>18.1f}{fp['embed'] / n * 1e3:>18.1f}")
     print(f"(face_recognition's embed column includes its landmarks; faces found: "
           f"face_recognition {fr['found']}, faceprint {fp['found']})")

@@ -103,9 +103,18 @@ def decide(va: np.ndarray, vb: np.ndarray, model: str, metric: str = "euclidean"
            threshold: float | None = None, notes: tuple[str, ...] = ()) -> Verification:
     """Verification of two embeddings under the model's (or a given) threshold."""
     if threshold is None:
-        threshold = convert_threshold(registry.embedder_spec(model).threshold, metric)
+        threshold = convert_threshold(default_threshold(model), metric)
     d = float(distance(va, vb, metric))
     return Verification(d, float(threshold), d <= threshold, metric, model, notes)
+
+
+def default_threshold(model: str) -> float:
+    """Euclidean threshold for ``model``: the user's (``faceprint calibrate --save``) if any, else the
+    registry's, calibrated on LFW View 1."""
+    from faceprint.eval.calibrate import saved_threshold
+
+    user = saved_threshold(model)
+    return user if user is not None else registry.embedder_spec(model).threshold
 
 
 def compare(known: ImageSource, candidates: Sequence[ImageSource], model: str = "dlib",

@@ -29,11 +29,11 @@ class PairScores:
 
 
 def score_pairs(pipeline: Pipeline, pairs: Sequence[Pair], metric: str = "euclidean", use_cache: bool = True,
-                progress: Callable[[int], None] | None = None) -> PairScores:
+                progress: Callable[[int], None] | None = None, workers: int = 1) -> PairScores:
     """Embed every image of the pairs once and return per-pair distances."""
     unique = sorted({p.first for p in pairs} | {p.second for p in pairs})
     cache = EmbeddingCache(pipeline) if use_cache else None
-    vectors, problems = embed_paths(pipeline, unique, cache=cache, progress=progress)
+    vectors, problems = embed_paths(pipeline, unique, cache=cache, progress=progress, workers=workers)
     distances = np.empty(len(pairs))
     missing = 0
     for i, pair in enumerate(pairs):

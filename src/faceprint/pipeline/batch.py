@@ -20,12 +20,15 @@ from faceprint.pipeline.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
+# Bump whenever detection, landmarks, alignment or a network change what a config produces.
+CACHE_REVISION = "|rev2"
+
 
 class EmbeddingCache:
     """Vectors keyed by image content (sha1) for one pipeline configuration, kept in an .npz."""
 
     def __init__(self, pipeline: Pipeline, folder: Path | None = None) -> None:
-        key = json.dumps(asdict(pipeline.config), sort_keys=True) + "|v1"
+        key = json.dumps(asdict(pipeline.config), sort_keys=True) + CACHE_REVISION
         digest = hashlib.sha1(key.encode()).hexdigest()[:16]
         self.path = (folder or settings.cache_dir() / "embeddings") / f"{pipeline.config.model}-{digest}.npz"
         self.entries: dict[str, np.ndarray | None] = {}

@@ -41,8 +41,9 @@ def detect_faces(
         if right - left < max(min_face_size, 2) or bottom - top < max(min_face_size, 2):
             continue
         box = (float(left), float(top), float(right), float(bottom))
-        points5 = landmark_model.predict(image, box, 5)
-        points68 = landmark_model.predict(image, box, 68) if landmarks == 68 else None
+        shape_box = face.landmark_box or box
+        points5 = landmark_model.predict(image, shape_box, 5)
+        points68 = landmark_model.predict(image, shape_box, 68) if landmarks == 68 else None
         found.append(Detection(Box(*box), float(face.score), points5, points68, detector_name, face.points))
         if max_faces is not None and len(found) >= max_faces:
             break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 from typing import Callable
 
 import numpy as np
@@ -35,8 +36,10 @@ def embed_chips(
     if flip:
         views.append(chips[:, :, ::-1])
     if jitter:
-        rng = np.random.default_rng(seed)
-        views.extend(np.stack([_jitter(c, rng) for c in chips]) for _ in range(jitter))
+        # one generator per chip, seeded by its pixels: the same face gets the same jitters
+        # whatever batch it arrives in
+        rngs = [np.random.default_rng([seed, zlib.crc32(c.tobytes())]) for c in chips]
+        views.extend(np.stack([_jitter(c, rng) for c, rng in zip(chips, rngs)]) for _ in range(jitter))
     stacked = np.concatenate(views)
     vectors = l2_normalise(network(stacked).astype(np.float64))
     total = vectors.reshape(len(views), len(chips), -1).sum(axis=0)

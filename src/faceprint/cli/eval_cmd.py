@@ -1,0 +1,161 @@
+"""`faceprint eval ...`: verification protocols and identification, with report folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from faceprint.cli.common import emit, fail, friendly_errors, progress_bar, setup_logging
+
+app = typer.Typer(help="Measure accuracy: LFW View 2, any pair list, identification on a folder tree.",
+                  no_args_is_help=True)
+
+ModelsOpt = typer.Option(["dlib"], "--model", "-m", help="Model to evaluate; repeat to compare side by side.")
+DetectorOpt = typer.Option(None, "--detector", "-d", help="yunet (default), hog or cnn.")
+CompareFlipOpt = typer.Option(False, "--compare-flip", help="Also run each model without flip averaging.")
+ReportOpt = typer.Option(None, "--report", help="Write report.md, metrics.json and plots to this folder.")
+WorkersOpt = typer.Option(2, "--workers", help="Processes embedding in parallel (one per core is best).")
+NoCacheOpt = typer.Option(False, "--no-cache", help="Recompute embeddings instead of reusing cached ones.")
+
+
+def _runs(models: list[str], detector: Optional[str], compare_flip: bool):
+    from faceprint.pipeline.pipeline import PipelineConfig
+
+    runs = []
+    for model in models:
+        runs.append((f"{model}+flip", PipelineConfig(detector=detector or "", model=model, flip=True)))
+        if compare_flip:
+            runs.append((f"{model}", PipelineConfig(detector=detector or "", model=model, flip=False)))
+    return runs
+
+
+def _evaluate_pairs(pairs, title: str, models, detector, compare_flip, report, workers, no_cache) -> None:
+    from faceprint.eval import metrics
+    from faceprint.eval.report import write_verification_report
+    from faceprint.eval.summary import fold_correct, summarize
+    from faceprint.eval.verification import score_pairs
+    from faceprint.pipeline.pipeline import Pipeline
+
+    results = []
+    n_images = len({p.first for p in pairs} | {p.second for p in pairs})
+    for name, config in _runs(models, detector, compare_flip):
+        with progress_bar(n_images, f"embedding ({name})") as advance:
+            scores = score_pairs(Pipeline(config), pairs, use_cache=not no_cache, progress=advance,
+                                 workers=workers)
+        results.append((name, summarize(scores), scores))
+    comparisons = []
+    first_name, _, first_scores = results[0]
+    for name, _, scores in results[1:]:
+        only_a, only_b, p = metrics.mcnemar(fold_correct(first_scores), fold_correct(scores))
+        comparisons.append({"a": first_name, "b": name, "only_a": only_a, "only_b": only_b, "p": p})
+    document = {"title": title, "runs": {name: s for name, s, _ in results}, "comparisons": comparisons}
+    if report is not None:
+        document["report"] = str(write_verification_report(report, title, results, comparisons))
+    emit(document)
+
+
+@app.command()
+def lfw(
+    models: list[str] = ModelsOpt,
+    detector: Optional[str] = DetectorOpt,
+    compare_flip: bool = CompareFlipOpt,
+    report: Optional[Path] = ReportOpt,
+    workers: int = WorkersOpt,
+    no_cache: bool = NoCacheOpt,
+    lfw_dir: Optional[Path] = typer.Option(None, "--lfw", help="LFW folder (default: $FACEPRINT_DATA/lfw)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """The official LFW View 2 protocol: 10 folds of 600 pairs, each fold's threshold chosen on
+    the other nine; accuracy mean ± std, AUC, EER, TAR at FAR 1e-2 and 1e-3."""
+    from faceprint import settings
+    from faceprint.eval.protocols import read_lfw_pairs
+
+    setup_logging(verbose)
+    with friendly_errors():
+        root = lfw_dir or (settings.data_dir() / "lfw" if settings.data_dir() else None)
+        if root is None or not (root / "pairs.txt").exists():
+            fail("LFW not found: pass --lfw DIR (holding pairs.txt) or set FACEPRINT_DATA")
+        pairs = read_lfw_pairs(root / "pairs.txt", root)
+        _evaluate_pairs(pairs, "LFW View 2 (pairs.txt, 10 folds)", models, detector, compare_flip, report,
+                        workers, no_cache)
+
+
+@app.command()
+def pairs(
+    pairs_file: Path = typer.Argument(..., help="LFW-format pairs file, or a CSV of img1,img2,same."),
+    root: Optional[Path] = typer.Option(None, "--root", help="Folder the image paths are relative to "
+                                        "(default: the pairs file's folder)."),
+    folds: int = typer.Option(10, "--folds", help="Folds for a CSV (LFW files carry their own)."),
+    models: list[str] = ModelsOpt,
+    detector: Optional[str] = DetectorOpt,
+    compare_flip: bool = CompareFlipOpt,
+    report: Optional[Path] = ReportOpt,
+    workers: int = WorkersOpt,
+    no_cache: bool = NoCacheOpt,
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Evaluate any pair list with the same k-fold protocol and metrics as `eval lfw`."""
+    from faceprint.eval.protocols import read_csv_pairs, read_lfw_pairs
+
+    setup_logging(verbose)
+    with friendly_errors():
+        if not pairs_file.is_file():
+            fail(f"{pairs_file}: no such file")
+        if pairs_file.suffix.lower() == ".csv":
+            pair_list = read_csv_pairs(pairs_file, root, folds)
+        else:
+            pair_list = read_lfw_pairs(pairs_file, root)
+        if not pair_list:
+            fail(f"{pairs_file}: no pairs")
+        _evaluate_pairs(pair_list, f"Pairs: {pairs_file.name}", models, detector, compare_flip, report,
+                        workers, no_cache)
+
+
+@app.command()
+def ident(
+    root: Path = typer.Argument(..., help="Folder with one sub-folder of photos per person."),
+    model: str = typer.Option("dlib", "--model", "-m"),
+    detector: Optional[str] = DetectorOpt,
+    gallery_per_person: int = typer.Option(1, "--gallery", help="Photos enrolled per known person."),
+    unknown_fraction: float = typer.Option(0.2, "--unknown", help="Share of people kept out of the gallery."),
+    fpir: float = typer.Option(1e-2, "--fpir", help="False positive identification rate for DIR."),
+    report: Optional[Path] = ReportOpt,
+    workers: int = WorkersOpt,
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Closed-set rank-1/rank-5 (CMC) and open-set DIR@FPIR on a labelled folder tree."""
+    import numpy as np
+
+    from faceprint.eval.identification import identification_metrics, labelled_images, split
+    from faceprint.eval.report import write_identification_report
+    from faceprint.pipeline.batch import EmbeddingCache, embed_paths
+    from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
+
+    setup_logging(verbose)
+    with friendly_errors():
+        if not root.is_dir():
+            fail(f"{root}: not a folder")
+        parts = split(labelled_images(root), gallery_per_person, unknown_fraction)
+        pipe = Pipeline(PipelineConfig(detector=detector or "", model=model))
+        everything = [p for p, _ in parts.gallery + parts.known_probes + parts.unknown_probes]
+        with progress_bar(len(everything), "embedding") as advance:
+            vectors, problems = embed_paths(pipe, everything, cache=EmbeddingCache(pipe), progress=advance,
+                                            workers=workers)
+
+        def usable(items):
+            kept = [(p, n) for p, n in items if vectors.get(p) is not None]
+            return (np.stack([vectors[p] for p, _ in kept]) if kept else np.zeros((0, pipe.spec.dim)),
+                    [n for _, n in kept])
+
+        g, gl = usable(parts.gallery)
+        k, kl = usable(parts.known_probes)
+        u, _ = usable(parts.unknown_probes)
+        if not gl:
+            fail("no face found in any gallery photo")
+        result = identification_metrics(g, gl, k, kl, u, fpir)
+        result["images_without_face_or_unreadable"] = len(problems)
+        if report is not None:
+            result["report"] = str(write_identification_report(report, f"Identification: {root}", result))
+        emit(result)

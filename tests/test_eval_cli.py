@@ -1,0 +1,79 @@
+"""Evaluation commands end to end on small real subsets (LFW, five_celebrity, ORL)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+CLI = [sys.executable, "-m", "faceprint.cli.main"]
+
+
+def run(tmp_path, *args):
+    env = dict(os.environ, FACEPRINT_HOME=str(tmp_path / "home"))
+    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, timeout=600, env=env)
+
+
+@pytest.fixture(scope="module")
+def pair_csv(lfw, tmp_path_factory):
+    from faceprint.eval.protocols import read_lfw_pairs
+
+    pairs = read_lfw_pairs(lfw / "pairsDevTest.txt")
+    sample = pairs[:30] + pairs[500:530]
+    path = tmp_path_factory.mktemp("pairs") / "pairs.csv"
+    rows = ["img1,img2,same"] + [f"{p.first.relative_to(lfw)},{p.second.relative_to(lfw)},{int(p.same)}"
+                                 for p in sample]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_eval_pairs_report(tmp_path, lfw, pair_csv):
+    report = tmp_path / "report"
+    out = run(tmp_path, "eval", "pairs", pair_csv, "--root", lfw, "--report", report, "--workers", "1",
+              "--compare-flip")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    flip = doc["runs"]["dlib+flip"]
+    assert flip["pairs"] == 60 and flip["matched_pairs"] == 30 and flip["folds"] == 10
+    assert 0.9 <= flip["accuracy_mean"] <= 1.0 and 0.95 <= flip["roc_auc"] <= 1.0
+    assert len(flip["fold_thresholds"]) == 10 and all(0.2 < t < 0.8 for t in flip["fold_thresholds"])
+    assert doc["comparisons"][0]["b"] == "dlib"
+    for name in ("report.md", "metrics.json", "roc.png", "det.png", "distances.png"):
+        assert (report / name).stat().st_size > 0, name
+    assert "accuracy" in (report / "report.md").read_text()
+    # second run is served from the embedding cache
+    again = run(tmp_path, "eval", "pairs", pair_csv, "--root", lfw, "--workers", "1")
+    assert json.loads(again.stdout)["runs"]["dlib+flip"]["accuracy_mean"] == flip["accuracy_mean"]
+
+
+def test_eval_ident_five_celebrity(tmp_path, data_dir):
+    report = tmp_path / "ident"
+    out = run(tmp_path, "eval", "ident", data_dir / "five_celebrity" / "train", "--unknown", "0.2",
+              "--report", report, "--workers", "1")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["identities"] == 4 and doc["rank1"] >= 0.9 and doc["rank5"] == 1.0
+    assert 0.0 <= doc["dir_at_fpir_0.01"] <= doc["rank1"]
+    assert (report / "cmc.png").exists()
+
+
+def test_calibrate_and_save(tmp_path, data_dir):
+    out = run(tmp_path, "calibrate", data_dir / "five_celebrity" / "val", "--far", "1e-2", "--save",
+              "--workers", "1")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["genuine_pairs"] > 0 and doc["impostor_pairs"] > doc["genuine_pairs"]
+    assert 0.2 < doc["threshold"] < 1.0 and 0.5 <= doc["tar"] <= 1.0
+    saved = json.loads((tmp_path / "home" / "thresholds.json").read_text())
+    assert saved["dlib"]["threshold"] == doc["threshold"]
+
+
+def test_bench_command(tmp_path, lfw):
+    out = run(tmp_path, "bench", lfw / "Tony_Blair", "-n", "8")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["images"] == 8 and doc["faces_embedded"] == 8 and doc["images_per_second"] > 0
+    assert set(doc["ms_per_image"]) == {"decode", "detect", "landmarks+align", "embed"}
