@@ -60,7 +60,7 @@ def bench_faceprint_batch(files: list[Path], workers: int) -> dict:
 
     pipe = Pipeline(PipelineConfig())
     if workers == 1:
-        pipe.detector, pipe.network
+        pipe.detector, pipe.embedder
     start = time.perf_counter()
     vectors, _ = embed_paths(pipe, files, workers=workers)
     return {"total": time.perf_counter() - start, "found": sum(v is not None for v in vectors.values())}

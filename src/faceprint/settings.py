@@ -13,6 +13,13 @@ def home_dir() -> Path:
     return Path(os.environ.get("FACEPRINT_HOME", Path.home() / ".faceprint")).expanduser()
 
 
+def model_dir() -> Path:
+    """Where models installed by `faceprint models install` live: $FACEPRINT_MODEL_DIR or
+    $FACEPRINT_HOME/models."""
+    env = os.environ.get("FACEPRINT_MODEL_DIR")
+    return Path(env).expanduser() if env else home_dir() / "models"
+
+
 def cache_dir() -> Path:
     return home_dir() / "cache"
 

@@ -7,12 +7,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
 from faceprint.errors import FaceprintError
 from faceprint.images import load_image
 from faceprint.pipeline.detect import detect_faces, nearest_center
-from faceprint.pipeline.embed import embed_chips
 from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
 
 
@@ -21,7 +18,7 @@ def stage_timings(files: Sequence[Path], config: PipelineConfig,
     """Milliseconds per image for decode, detect, landmarks + align and batched embedding, and
     end-to-end images/s (models are loaded before the clock starts)."""
     pipe = Pipeline(config)
-    pipe.detector, pipe.network  # load outside the timing
+    pipe.detector, pipe.embedder.embed_prepared  # load outside the timing
     spent = {"decode": 0.0, "detect": 0.0, "landmarks+align": 0.0, "embed": 0.0}
     chips, failed = [], 0
     start = time.perf_counter()
@@ -38,7 +35,7 @@ def stage_timings(files: Sequence[Path], config: PipelineConfig,
         detections = detect_faces(image, lambda _: raw, pipe.config.detector)
         if detections:
             chosen = detections[nearest_center(detections, image.shape)]
-            chips.append(pipe.align(image, [chosen])[0].image)
+            chips.append(pipe.embedder.prepare(image, chosen))
         t3 = time.perf_counter()
         spent["decode"] += t1 - t0
         spent["detect"] += t2 - t1
@@ -47,7 +44,7 @@ def stage_timings(files: Sequence[Path], config: PipelineConfig,
             progress(1)
     t4 = time.perf_counter()
     if chips:
-        embed_chips(pipe.network, np.stack(chips), pipe.config.flip, pipe.config.jitter)
+        pipe.embedder.embed_prepared(chips)
     spent["embed"] = time.perf_counter() - t4
     total = time.perf_counter() - start
     n = max(len(files), 1)

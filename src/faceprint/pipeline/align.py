@@ -147,3 +147,14 @@ def facenet_chip(image: np.ndarray, detection: Detection, size: int = 160, margi
         crop = np.zeros((size, size, 3), np.uint8)
     chip = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if crop.shape[0] > size else cv2.INTER_LINEAR)
     return FaceChip(chip, detection, f"facenet{size}")
+
+
+def align_chip(image: np.ndarray, detection: Detection, kind: str) -> FaceChip:
+    """Align one detection to the chip ``kind`` names: dlib150, facenet160 or arcface112."""
+    if kind == "dlib150":
+        return dlib_chip(image, detection, 150, 0.25)
+    if kind == "facenet160":
+        return facenet_chip(image, detection, 160)
+    if kind == "arcface112":
+        return template_chip(image, detection, ARCFACE_112_TEMPLATE, (112, 112), kind)
+    raise BadInput(f"unknown alignment {kind!r}; use dlib150, facenet160 or arcface112")

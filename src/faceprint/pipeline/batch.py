@@ -15,7 +15,6 @@ from faceprint import settings
 from faceprint.errors import FaceprintError
 from faceprint.images import load_image
 from faceprint.pipeline.detect import nearest_center
-from faceprint.pipeline.embed import embed_chips
 from faceprint.pipeline.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -115,12 +114,11 @@ def _content_key(path: Path) -> str | None:
 def _embed_files(pipeline: Pipeline, paths: Sequence[Path], batch_size: int,
                  progress: Callable[[int], None] | None = None) -> list[Result]:
     results: list[Result] = []
-    pending: list[tuple[int, np.ndarray]] = []  # (index in results, chip)
+    pending: list[tuple[int, tuple]] = []  # (index in results, prepared chips)
 
     def flush() -> None:
         if pending:
-            chips = np.stack([chip for _, chip in pending])
-            vecs = embed_chips(pipeline.network, chips, pipeline.config.flip, pipeline.config.jitter)
+            vecs = pipeline.embedder.embed_prepared([prepared for _, prepared in pending])
             for (index, _), vec in zip(pending, vecs):
                 path, key, _, _ = results[index]
                 results[index] = (path, key, vec, None)
@@ -146,7 +144,7 @@ def _embed_files(pipeline: Pipeline, paths: Sequence[Path], batch_size: int,
         else:
             chosen = detections[nearest_center(detections, image.shape)]
             results.append((path, key, None, None))
-            pending.append((len(results) - 1, pipeline.align(image, [chosen])[0].image))
+            pending.append((len(results) - 1, pipeline.embedder.prepare(image, chosen)))
             if len(pending) >= batch_size:
                 flush()
         _tick(progress)

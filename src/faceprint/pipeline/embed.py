@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import zlib
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
-from faceprint.pipeline.align import warp
+from faceprint.pipeline.align import align_chip, warp
+from faceprint.types import Detection
 
 
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
@@ -56,3 +57,37 @@ def _jitter(chip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     m = np.array([[cos, -sin, c + shift[0] - cos * c + sin * c], [sin, cos, c + shift[1] - sin * c - cos * c]])
     out = warp(chip, m, (size, size))
     return out[:, ::-1] if rng.random() > 0.5 else out
+
+
+Prepared = tuple[np.ndarray, ...]  # the chip(s) one face needs, one per network
+
+
+class ChipEmbedder:
+    """One network: align each face to its chip, embed in batches, flip/jitter, L2-normalise."""
+
+    def __init__(self, network: Callable[[np.ndarray], np.ndarray], align: str, flip: bool = True,
+                 jitter: int = 0) -> None:
+        self.network, self.align, self.flip, self.jitter = network, align, flip, jitter
+
+    def prepare(self, image: np.ndarray, detection: Detection) -> Prepared:
+        return (align_chip(image, detection, self.align).image,)
+
+    def embed_prepared(self, prepared: Sequence[Prepared]) -> np.ndarray:
+        return embed_chips(self.network, np.stack([p[0] for p in prepared]), self.flip, self.jitter)
+
+
+class FusedEmbedder:
+    """Several networks as one: each member's unit vector times its weight, concatenated and
+    L2-normalised. The cosine of two fused vectors is then the weighted mean of the members'
+    cosines (weights 1/std of each member's cosine make it the mean of z-scored cosines)."""
+
+    def __init__(self, members: Sequence[ChipEmbedder], weights: Sequence[float]) -> None:
+        self.members, self.weights = list(members), [float(w) for w in weights]
+
+    def prepare(self, image: np.ndarray, detection: Detection) -> Prepared:
+        return tuple(m.prepare(image, detection)[0] for m in self.members)
+
+    def embed_prepared(self, prepared: Sequence[Prepared]) -> np.ndarray:
+        parts = [math.sqrt(w) * m.embed_prepared([(p[i],) for p in prepared])
+                 for i, (m, w) in enumerate(zip(self.members, self.weights))]
+        return l2_normalise(np.concatenate(parts, axis=1)).astype(np.float32)

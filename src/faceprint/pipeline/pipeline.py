@@ -10,10 +10,10 @@ from typing import Sequence
 import numpy as np
 
 from faceprint import registry
-from faceprint.errors import BadInput, NoFace
-from faceprint.pipeline import align as align_stage
+from faceprint.errors import NoFace
+from faceprint.pipeline.align import align_chip
 from faceprint.pipeline.detect import detect_faces, nearest_center
-from faceprint.pipeline.embed import embed_chips
+from faceprint.pipeline.embed import ChipEmbedder, FusedEmbedder
 from faceprint.types import Detection, Embedding, FaceChip
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class Pipeline:
         self.config = (config or PipelineConfig()).resolved()
         self.spec = registry.embedder_spec(self.config.model)
         self._detector = None
-        self._network = None
+        self._embedder = None
 
     @property
     def detector(self):
@@ -60,10 +60,18 @@ class Pipeline:
         return self._detector
 
     @property
-    def network(self):
-        if self._network is None:
-            self._network = registry.create_embedder(self.config.model)
-        return self._network
+    def embedder(self) -> ChipEmbedder | FusedEmbedder:
+        """The model's embedder (networks load on first use)."""
+        if self._embedder is None:
+            flip, jitter = self.config.flip, self.config.jitter
+            if self.spec.members:
+                members = [ChipEmbedder(registry.create_embedder(name), registry.embedder_spec(name).align,
+                                        flip, jitter) for name in self.spec.members]
+                self._embedder = FusedEmbedder(members, self.spec.fusion_weights)
+            else:
+                self._embedder = ChipEmbedder(registry.create_embedder(self.config.model), self.spec.align,
+                                              flip, jitter)
+        return self._embedder
 
     def detect(self, image: np.ndarray, landmarks: int = 5) -> list[Detection]:
         return detect_faces(image, self.detector, self.config.detector, landmarks,
@@ -75,8 +83,7 @@ class Pipeline:
     def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> list[Embedding]:
         if not detections:
             return []
-        chips = np.stack([c.image for c in self.align(image, detections)])
-        vectors = embed_chips(self.network, chips, self.config.flip, self.config.jitter)
+        vectors = self.embedder.embed_prepared([self.embedder.prepare(image, d) for d in detections])
         return [Embedding(v, self.config.model, d) for v, d in zip(vectors, detections)]
 
     def embed_one(self, image: np.ndarray, source: str = "image") -> tuple[Embedding, list[str]]:
@@ -91,18 +98,6 @@ class Pipeline:
             notes.append(f"{source}: {len(detections)} faces found; used the one nearest the centre")
             log.info(notes[-1])
         return self.embed(image, [detections[index]])[0], notes
-
-
-def align_chip(image: np.ndarray, detection: Detection, kind: str) -> FaceChip:
-    """Align one detection to the chip ``kind`` names (dlib150, facenet160, arcface112)."""
-    if kind == "dlib150":
-        return align_stage.dlib_chip(image, detection, 150, 0.25)
-    if kind == "facenet160":
-        return align_stage.facenet_chip(image, detection, 160)
-    if kind == "arcface112":
-        return align_stage.template_chip(image, detection, align_stage.ARCFACE_112_TEMPLATE,
-                                         (112, 112), kind)
-    raise BadInput(f"unknown alignment {kind!r}; use dlib150, facenet160 or arcface112")
 
 
 @lru_cache(maxsize=8)
