@@ -20,13 +20,13 @@ import numpy as np
 from faceprint import registry
 from faceprint.images import ImageSource, load_image
 from faceprint.pipeline.match import convert_threshold, distance
-from faceprint.pipeline.pipeline import PipelineConfig, get_pipeline
+from faceprint.pipeline.pipeline import Pipeline, PipelineConfig, get_pipeline
 from faceprint.types import Detection, Embedding, FaceChip, Verification
 
 __all__ = ["load_image", "detect", "align", "embed", "embed_face", "verify", "compare"]
 
 
-def _pipeline(detector: str | None, model: str, **options) -> "Pipeline":  # noqa: F821
+def _pipeline(detector: str | None, model: str, **options) -> Pipeline:
     return get_pipeline(PipelineConfig(detector=detector or "", model=model, **options))
 
 

@@ -7,7 +7,7 @@ import logging
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import typer
 
@@ -67,6 +67,24 @@ def progress_bar(total: int, description: str, enabled: bool = True) -> Iterator
                   TimeRemainingColumn(), console=console, transient=False) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n=1: progress.advance(task, n)
+
+
+def process_images(files: list[Path], description: str,
+                   work: Callable[[Path], dict[str, Any]]) -> tuple[list[dict], list[dict]]:
+    """Run ``work`` on each file with a progress bar. A bad file is logged and recorded in the
+    errors list, and the rest go on; with a single file the error propagates (one-line exit)."""
+    results, errors = [], []
+    with progress_bar(len(files), description) as advance:
+        for path in files:
+            try:
+                results.append({"image": str(path), **work(path)})
+            except FaceprintError as exc:
+                if len(files) == 1:
+                    raise
+                log.warning("%s", exc)
+                errors.append({"image": str(path), "error": str(exc)})
+            advance()
+    return results, errors
 
 
 def setup_logging(verbose: bool) -> None:

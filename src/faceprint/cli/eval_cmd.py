@@ -18,20 +18,25 @@ CompareFlipOpt = typer.Option(False, "--compare-flip", help="Also run each model
 ReportOpt = typer.Option(None, "--report", help="Write report.md, metrics.json and plots to this folder.")
 WorkersOpt = typer.Option(2, "--workers", help="Processes embedding in parallel (one per core is best).")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Recompute embeddings instead of reusing cached ones.")
+JitterOpt = typer.Option(0, "--jitter", help="Also average N perturbed copies of each face (slower).")
 
 
-def _runs(models: list[str], detector: Optional[str], compare_flip: bool):
+def _runs(models: list[str], detector: Optional[str], compare_flip: bool, jitter: int):
     from faceprint.pipeline.pipeline import PipelineConfig
 
+    suffix = f"+jitter{jitter}" if jitter else ""
     runs = []
     for model in models:
-        runs.append((f"{model}+flip", PipelineConfig(detector=detector or "", model=model, flip=True)))
+        runs.append((f"{model}+flip{suffix}", PipelineConfig(detector=detector or "", model=model, flip=True,
+                                                             jitter=jitter)))
         if compare_flip:
-            runs.append((f"{model}", PipelineConfig(detector=detector or "", model=model, flip=False)))
+            runs.append((f"{model}{suffix}", PipelineConfig(detector=detector or "", model=model, flip=False,
+                                                            jitter=jitter)))
     return runs
 
 
-def _evaluate_pairs(pairs, title: str, models, detector, compare_flip, report, workers, no_cache) -> None:
+def _evaluate_pairs(pairs, title: str, models, detector, compare_flip, report, workers, no_cache,
+                    jitter: int = 0) -> None:
     from faceprint.eval import metrics
     from faceprint.eval.report import write_verification_report
     from faceprint.eval.summary import fold_correct, summarize
@@ -40,7 +45,7 @@ def _evaluate_pairs(pairs, title: str, models, detector, compare_flip, report, w
 
     results = []
     n_images = len({p.first for p in pairs} | {p.second for p in pairs})
-    for name, config in _runs(models, detector, compare_flip):
+    for name, config in _runs(models, detector, compare_flip, jitter):
         with progress_bar(n_images, f"embedding ({name})") as advance:
             scores = score_pairs(Pipeline(config), pairs, use_cache=not no_cache, progress=advance,
                                  workers=workers)
@@ -64,6 +69,7 @@ def lfw(
     report: Optional[Path] = ReportOpt,
     workers: int = WorkersOpt,
     no_cache: bool = NoCacheOpt,
+    jitter: int = JitterOpt,
     lfw_dir: Optional[Path] = typer.Option(None, "--lfw", help="LFW folder (default: $FACEPRINT_DATA/lfw)."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
@@ -79,7 +85,7 @@ def lfw(
             fail("LFW not found: pass --lfw DIR (holding pairs.txt) or set FACEPRINT_DATA")
         pairs = read_lfw_pairs(root / "pairs.txt", root)
         _evaluate_pairs(pairs, "LFW View 2 (pairs.txt, 10 folds)", models, detector, compare_flip, report,
-                        workers, no_cache)
+                        workers, no_cache, jitter)
 
 
 @app.command()
@@ -94,6 +100,7 @@ def pairs(
     report: Optional[Path] = ReportOpt,
     workers: int = WorkersOpt,
     no_cache: bool = NoCacheOpt,
+    jitter: int = JitterOpt,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Evaluate any pair list with the same k-fold protocol and metrics as `eval lfw`."""
@@ -110,7 +117,7 @@ def pairs(
         if not pair_list:
             fail(f"{pairs_file}: no pairs")
         _evaluate_pairs(pair_list, f"Pairs: {pairs_file.name}", models, detector, compare_flip, report,
-                        workers, no_cache)
+                        workers, no_cache, jitter)
 
 
 @app.command()

@@ -10,7 +10,8 @@ from typing import Optional
 
 import typer
 
-from faceprint.cli.common import emit, expand_inputs, fail, friendly_errors, log, progress_bar, setup_logging
+from faceprint.cli.common import (emit, expand_inputs, fail, friendly_errors, log, process_images, progress_bar,
+                                  setup_logging)
 
 app = typer.Typer(
     help=__doc__ + "\nExamples:\n\n  faceprint detect photo.jpg --draw boxes.jpg\n\n"
@@ -66,7 +67,6 @@ def landmarks(
 
 def _run_detect(images: list[Path], detector: Optional[str], draw: Optional[Path], points: int, options: dict) -> None:
     from faceprint.cli.draw import draw_detections
-    from faceprint.errors import FaceprintError
     from faceprint.images import load_image
     from faceprint.pipeline.pipeline import PipelineConfig, get_pipeline
 
@@ -75,25 +75,15 @@ def _run_detect(images: list[Path], detector: Optional[str], draw: Optional[Path
         if not files:
             fail("no images to process")
         pipe = get_pipeline(PipelineConfig(detector=detector or "", **options))
-        results, errors = [], []
-        with progress_bar(len(files), "detecting") as advance:
-            for path in files:
-                try:
-                    image = load_image(path)
-                    found = pipe.detect(image, points)
-                except FaceprintError as exc:
-                    if len(files) == 1:
-                        raise
-                    log.warning("%s", exc)
-                    errors.append({"image": str(path), "error": str(exc)})
-                    advance()
-                    continue
-                results.append({"image": str(path), "width": image.shape[1], "height": image.shape[0],
-                                "faces": [d.to_dict() for d in found]})
-                if draw is not None:
-                    target = draw if len(files) == 1 else draw / f"{path.stem}_faces.jpg"
-                    draw_detections(image, found, target)
-                advance()
+
+        def work(path: Path) -> dict:
+            image = load_image(path)
+            found = pipe.detect(image, points)
+            if draw is not None:
+                draw_detections(image, found, draw if len(files) == 1 else draw / f"{path.stem}_faces.jpg")
+            return {"width": image.shape[1], "height": image.shape[0], "faces": [d.to_dict() for d in found]}
+
+        results, errors = process_images(files, "detecting", work)
         if len(files) == 1:
             emit(results[0])
         else:
@@ -116,7 +106,6 @@ def embed(
     """L2-normalised embeddings of every face (JSON; --output FILE.npz for numpy)."""
     import numpy as np
 
-    from faceprint.errors import FaceprintError
     from faceprint.images import load_image
     from faceprint.pipeline.detect import nearest_center
     from faceprint.pipeline.pipeline import PipelineConfig, get_pipeline
@@ -127,27 +116,19 @@ def embed(
         if not files:
             fail("no images to process")
         pipe = get_pipeline(PipelineConfig(detector=detector or "", model=model, flip=flip, jitter=jitter))
-        results, errors, names, vectors = [], [], [], []
-        with progress_bar(len(files), "embedding") as advance:
-            for path in files:
-                try:
-                    image = load_image(path)
-                    found = pipe.detect(image)
-                    if one and found:
-                        found = [found[nearest_center(found, image.shape)]]
-                    embs = pipe.embed(image, found)
-                except FaceprintError as exc:
-                    if len(files) == 1:
-                        raise
-                    log.warning("%s", exc)
-                    errors.append({"image": str(path), "error": str(exc)})
-                    advance()
-                    continue
-                results.append({"image": str(path), "embeddings": [e.to_dict() for e in embs]})
-                for i, e in enumerate(embs):
-                    names.append(f"{path}#{i}")
-                    vectors.append(e.vector)
-                advance()
+        names, vectors = [], []
+
+        def work(path: Path) -> dict:
+            image = load_image(path)
+            found = pipe.detect(image)
+            if one and found:
+                found = [found[nearest_center(found, image.shape)]]
+            embs = pipe.embed(image, found)
+            names.extend(f"{path}#{i}" for i in range(len(embs)))
+            vectors.extend(e.vector for e in embs)
+            return {"embeddings": [e.to_dict() for e in embs]}
+
+        results, errors = process_images(files, "embedding", work)
         if output is not None:
             np.savez(output, names=np.array(names), vectors=np.array(vectors, dtype=np.float32).reshape(len(names), -1))
         emit(results[0] if len(files) == 1 else {"images": results, "errors": errors})
@@ -279,28 +260,16 @@ def bench(
             emit(stage_timings(files, PipelineConfig(detector=detector or "", model=model, flip=flip), advance))
 
 
-@app.command("models")
-def list_models() -> None:
-    """List detectors and embedding models, with licences and thresholds."""
-    from faceprint import registry
-
-    emit({
-        "detectors": [{"name": d.name, "description": d.description, "licence": d.licence,
-                       "default": d.name == registry.default_detector()} for d in registry.list_detectors()],
-        "models": [{"name": e.name, "description": e.description, "dim": e.dim, "alignment": e.align,
-                    "licence": e.licence, "threshold": e.threshold, "calibration": e.calibration}
-                   for e in registry.list_embedders()],
-    })
-
-
 def main() -> None:
     app()
 
 
 def _add_subcommands() -> None:
     from faceprint.cli.eval_cmd import app as eval_app
+    from faceprint.cli.models_cmd import app as models_app
 
     app.add_typer(eval_app, name="eval")
+    app.add_typer(models_app, name="models")
 
 
 _add_subcommands()

@@ -60,10 +60,12 @@ def _verification_plots(folder: Path, runs) -> list[Path]:
     if plt is None or not runs:
         return []
     out = []
+    # FAR cannot be measured below one impostor pair: plot from there
+    floor = 1.0 / max(int((~runs[0][2].same).sum()), 1)
     fig, ax = plt.subplots(figsize=(5, 4))
     for name, _, sc in runs:
         curve = metrics.roc(sc.distances, sc.same)
-        ax.plot(np.maximum(curve.far, 1e-5), curve.tar, label=name)
+        ax.plot(np.maximum(curve.far, floor), curve.tar, label=name)
     ax.set_xscale("log"), ax.set_xlabel("false accept rate"), ax.set_ylabel("true accept rate")
     ax.set_title("ROC"), ax.grid(True, which="both", alpha=0.3), ax.legend(fontsize=7)
     out.append(_save(fig, folder / "roc.png"))
@@ -71,7 +73,7 @@ def _verification_plots(folder: Path, runs) -> list[Path]:
     fig, ax = plt.subplots(figsize=(5, 4))
     for name, _, sc in runs:
         curve = metrics.roc(sc.distances, sc.same)
-        ax.plot(np.maximum(curve.far, 1e-5), np.maximum(1 - curve.tar, 1e-5), label=name)
+        ax.plot(np.maximum(curve.far, floor), np.maximum(1 - curve.tar, floor), label=name)
     ax.set_xscale("log"), ax.set_yscale("log"), ax.set_xlabel("false accept rate")
     ax.set_ylabel("false reject rate"), ax.set_title("DET"), ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
@@ -79,7 +81,7 @@ def _verification_plots(folder: Path, runs) -> list[Path]:
 
     name, summary, sc = runs[0]
     fig, ax = plt.subplots(figsize=(5, 4))
-    bins = np.linspace(0, max(1.6, float(sc.distances.max())), 60)
+    bins = np.linspace(0, float(sc.distances.max()) * 1.05, 60)
     ax.hist(sc.distances[sc.same], bins, alpha=0.6, label="same person (genuine)")
     ax.hist(sc.distances[~sc.same], bins, alpha=0.6, label="different people (impostor)")
     ax.axvline(float(np.median(summary["fold_thresholds"])), color="k", ls="--", label="threshold")

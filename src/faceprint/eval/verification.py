@@ -8,7 +8,6 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from faceprint.eval import metrics
 from faceprint.eval.protocols import Pair
 from faceprint.pipeline.batch import EmbeddingCache, embed_paths
 from faceprint.pipeline.match import distance

@@ -103,7 +103,8 @@ def _read_con(r: _Reader) -> dict[str, Any]:
     num_filters, nr, nc = r.int(), r.int(), r.int()
     stride_y, stride_x, pad_y, pad_x = r.int(), r.int(), r.int(), r.int()
     filters_shape, biases_shape = r.alias_shape(), r.alias_shape()
-    _multipliers = [r.float() for _ in range(4)]
+    for _ in range(4):  # learning-rate and weight-decay multipliers: training-only
+        r.float()
     n_filter = int(np.prod(filters_shape))
     return {
         "num_filters": num_filters, "kernel": (nr, nc), "stride": (stride_y, stride_x), "padding": (pad_y, pad_x),
@@ -131,7 +132,8 @@ def _read_fc(r: _Reader) -> dict[str, Any]:
     params = r.tensor().reshape(-1)
     weights_shape, biases_shape = r.alias_shape(), r.alias_shape()
     bias_mode = r.int()
-    _multipliers = [r.float() for _ in range(4)]
+    for _ in range(4):  # learning-rate and weight-decay multipliers: training-only
+        r.float()
     n_weights = int(np.prod(weights_shape))
     weights = params[:n_weights].reshape(num_inputs, num_outputs)
     bias = params[n_weights : n_weights + int(np.prod(biases_shape))].copy()

@@ -9,7 +9,6 @@ MS-Celeb-1M, withdrawn, research-only terms): not for commercial use.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import shutil
