@@ -265,11 +265,13 @@ def main() -> None:
 
 
 def _add_subcommands() -> None:
+    from faceprint.cli.classify_cmd import app as classify_app
     from faceprint.cli.eval_cmd import app as eval_app
     from faceprint.cli.models_cmd import app as models_app
 
     app.add_typer(eval_app, name="eval")
     app.add_typer(models_app, name="models")
+    app.add_typer(classify_app, name="classify")
 
 
 _add_subcommands()

@@ -1,0 +1,1 @@
+"""Transfer learning on embeddings: closed-set naming with a scikit-learn classifier."""
