@@ -1,0 +1,1 @@
+"""Trainable embedding networks (PyTorch)."""
