@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, Callable
 
 from faceprint.errors import UnknownModel
@@ -73,10 +74,21 @@ def detector_spec(name: str) -> DetectorSpec:
 
 
 def embedder_spec(name: str) -> EmbedderSpec:
-    try:
+    """A registered model, or an ONNX file with a faceprint sidecar JSON given by its path."""
+    if name in _EMBEDDERS:
         return _EMBEDDERS[name]
-    except KeyError:
-        raise UnknownModel(f"unknown model {name!r}; choose one of: {', '.join(_EMBEDDERS)}") from None
+    if name.endswith(".onnx"):
+        from functools import partial
+
+        from faceprint.models.onnx_embedder import OnnxEmbedder, read_sidecar
+
+        info = read_sidecar(Path(name))
+        spec = EmbedderSpec(name, partial(OnnxEmbedder, Path(name)), f"ONNX model {name}", info["embedding_dim"],
+                            info["align"], info.get("licence", "as its training data"), float(info["threshold"]),
+                            {"method": "from the model's sidecar JSON"})
+        register_embedder(spec)
+        return spec
+    raise UnknownModel(f"unknown model {name!r}; choose one of: {', '.join(_EMBEDDERS)} or a path to model.onnx")
 
 
 def _resolve(factory: str | Callable[..., Any]) -> Callable[..., Any]:

@@ -268,10 +268,12 @@ def _add_subcommands() -> None:
     from faceprint.cli.classify_cmd import app as classify_app
     from faceprint.cli.eval_cmd import app as eval_app
     from faceprint.cli.models_cmd import app as models_app
+    from faceprint.cli.train_cmd import app as train_app
 
     app.add_typer(eval_app, name="eval")
     app.add_typer(models_app, name="models")
     app.add_typer(classify_app, name="classify")
+    app.add_typer(train_app, name="train")
 
 
 _add_subcommands()

@@ -157,4 +157,6 @@ def align_chip(image: np.ndarray, detection: Detection, kind: str) -> FaceChip:
         return facenet_chip(image, detection, 160)
     if kind == "arcface112":
         return template_chip(image, detection, ARCFACE_112_TEMPLATE, (112, 112), kind)
-    raise BadInput(f"unknown alignment {kind!r}; use dlib150, facenet160 or arcface112")
+    if kind.startswith("dlib") and kind[4:].isdigit():
+        return dlib_chip(image, detection, int(kind[4:]), 0.25)
+    raise BadInput(f"unknown alignment {kind!r}; use dlib150 (or dlibN), facenet160 or arcface112")

@@ -1,0 +1,77 @@
+"""Training configuration: a dataclass, read from YAML, overridden by key=value pairs, saved with
+each run (resolved)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from faceprint.errors import BadInput
+
+
+@dataclass
+class TrainConfig:
+    data: str = ""  # root/<identity>/*.jpg of aligned chips
+    output: str = "runs/train"
+    backbone: str = "resnet18"  # dlib_resnet | resnet18 | small_cnn
+    input_size: int = 112
+    channels: int = 3
+    embedding_dim: int = 128
+    loss: str = "am_softmax"  # softmax | am_softmax | arcface | triplet
+    scale: float | None = None  # logit scale (default 30 for AM-Softmax, 64 for ArcFace)
+    margin: float | None = None  # AM-Softmax m (cosine) or ArcFace m (radians); triplet margin 0.2
+    miner: str = "semi_hard"  # for triplet: semi_hard | batch_hard
+    p: int = 8  # identities per triplet batch
+    k: int = 4  # images per identity in a triplet batch
+    batch_size: int = 64
+    epochs: int = 20
+    optimizer: str = "sgd"  # sgd | adam
+    lr: float = 0.05
+    backbone_lr_factor: float = 1.0  # e.g. 0.1 to fine-tune a pretrained backbone gently
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"  # cosine | step | none
+    patience: int = 10  # early stopping on the validation metric
+    val_fraction: float = 0.15
+    split: str = "identity"  # identity | ratio
+    max_per_identity: int | None = None
+    max_identities: int | None = None
+    augment: bool = True
+    rotation_deg: float = 10.0
+    zoom: float = 0.1
+    shift: float = 0.05
+    flip: bool = True
+    colour: float = 0.2
+    seed: int = 0
+    threads: int = 0  # torch threads; 0 = all cores
+
+    @classmethod
+    def load(cls, path: Path | None = None, overrides: list[str] = ()) -> "TrainConfig":
+        values: dict[str, Any] = {}
+        if path is not None:
+            import yaml
+
+            loaded = yaml.safe_load(Path(path).read_text()) or {}
+            if not isinstance(loaded, dict):
+                raise BadInput(f"{path}: expected a mapping of settings")
+            values.update(loaded)
+        for item in overrides:
+            if "=" not in item:
+                raise BadInput(f"override {item!r} must look like key=value")
+            key, raw = item.split("=", 1)
+            import yaml
+
+            values[key.strip()] = yaml.safe_load(raw)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise BadInput(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        config = cls(**values)
+        if not config.data:
+            raise BadInput("set `data` (a folder of identity sub-folders) in the config or as data=PATH")
+        return config
+
+    def save(self, path: Path) -> None:
+        import yaml
+
+        path.write_text(yaml.safe_dump(asdict(self), sort_keys=False))

@@ -1,0 +1,221 @@
+"""The training loop: batches, loss, validation by verification accuracy, early stopping,
+best/last checkpoints, resume, and per-epoch metrics (CSV, JSON, plot)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from faceprint.eval import metrics
+from faceprint.train.backbones.factory import create_backbone
+from faceprint.train.config import TrainConfig
+from faceprint.train.data import Augment, FaceSet, augment_batch, load_folder, split
+from faceprint.train.heads import make_head
+from faceprint.train.losses import margin_cross_entropy, triplet_loss
+from faceprint.train.miners import batch_hard, semi_hard
+from faceprint.train.sampler import PKSampler
+
+log = logging.getLogger(__name__)
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+
+
+@torch.no_grad()
+def embed_set(model: torch.nn.Module, images: np.ndarray, batch: int = 128) -> np.ndarray:
+    model.eval()
+    out = [F.normalize(model(to_tensor(images[i : i + batch]))).numpy() for i in range(0, len(images), batch)]
+    return np.concatenate(out)
+
+
+def verification_accuracy(vectors: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict[str, float]:
+    """Best-threshold accuracy and TAR@FAR=1e-2 over all genuine pairs and as many random impostors."""
+    rng = np.random.default_rng(seed)
+    same_idx = [(i, j) for i in range(len(labels)) for j in range(i + 1, len(labels)) if labels[i] == labels[j]]
+    if not same_idx:
+        return {"val_accuracy": float("nan"), "val_tar_at_far_1e-2": float("nan"), "val_threshold": float("nan")}
+    n = max(len(same_idx), 200)
+    a, b = rng.integers(0, len(labels), (2, n * 3))
+    diff_idx = [(i, j) for i, j in zip(a, b) if labels[i] != labels[j]][:n]
+    pairs = np.array(same_idx + diff_idx)
+    same = np.array([True] * len(same_idx) + [False] * len(diff_idx))
+    d = np.linalg.norm(vectors[pairs[:, 0]] - vectors[pairs[:, 1]], axis=1)
+    t = metrics.best_threshold(d, same)
+    return {"val_accuracy": metrics.accuracy(d, same, t), "val_tar_at_far_1e-2": metrics.tar_at_far(d, same, 1e-2)[0],
+            "val_threshold": t}
+
+
+class Trainer:
+    """Train ``config.backbone`` with ``config.loss`` on ``config.data``; writes ``config.output``."""
+
+    def __init__(self, config: TrainConfig, progress: Callable[[str], None] | None = None) -> None:
+        self.config = config
+        self.out = Path(config.output)
+        self.progress = progress or (lambda message: log.info(message))
+        torch.manual_seed(config.seed)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        self.rng = np.random.default_rng(config.seed)
+        data = load_folder(Path(config.data), config.input_size, config.channels, config.max_per_identity,
+                           config.max_identities)
+        self.skipped = data.skipped
+        self.train_set, self.val_set = split(data, config.val_fraction, config.split, config.seed)
+        self.model, self.info = create_backbone(config.backbone, config.input_size, config.channels,
+                                                config.embedding_dim)
+        self.head = None
+        if config.loss != "triplet":
+            self.head = make_head(config.loss, self.info.embedding_dim, len(self.train_set.names),
+                                  config.scale, config.margin)
+        groups = [{"params": self.model.parameters(), "lr": config.lr * config.backbone_lr_factor}]
+        if self.head is not None:
+            groups.append({"params": self.head.parameters(), "lr": config.lr})
+        if config.optimizer == "sgd":
+            self.optimizer = torch.optim.SGD(groups, lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+        elif config.optimizer == "adam":
+            self.optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+        else:
+            raise ValueError(f"optimizer must be sgd or adam, not {config.optimizer!r}")
+        if config.schedule == "cosine":
+            self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, max(config.epochs, 1))
+        elif config.schedule == "step":
+            self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, max(config.epochs // 3, 1), 0.1)
+        else:
+            self.scheduler = None
+        self.augment = Augment(config.rotation_deg, config.zoom, config.shift, config.flip, config.colour)
+        self.epoch = 0
+        self.best = -1.0
+        self.stale = 0
+        self.history: list[dict[str, Any]] = []
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "head": self.head.state_dict() if self.head else None,
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+                "epoch": self.epoch, "best": self.best, "stale": self.stale, "history": self.history,
+                "config": asdict(self.config), "info": asdict(self.info),
+                "identities": self.train_set.names}
+
+    def resume(self, checkpoint: Path) -> None:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        self.model.load_state_dict(state["model"])
+        if self.head is not None and state["head"] is not None:
+            self.head.load_state_dict(state["head"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state["scheduler"] is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch, self.best, self.stale = state["epoch"], state["best"], state["stale"]
+        self.history = state["history"]
+        self.progress(f"resumed from {checkpoint} at epoch {self.epoch}")
+
+    # -- one epoch ---------------------------------------------------------------------------
+    def _batches(self):
+        data, cfg = self.train_set, self.config
+        if cfg.loss == "triplet":
+            yield from PKSampler(data.labels, cfg.p, cfg.k, seed=cfg.seed + self.epoch)
+        else:
+            order = self.rng.permutation(len(data.labels))
+            for i in range(0, len(order) - 1, cfg.batch_size):
+                yield order[i : i + cfg.batch_size]
+
+    def train_epoch(self) -> float:
+        self.model.train()
+        if self.head is not None:
+            self.head.train()
+        losses = []
+        for index in self._batches():
+            index = np.asarray(index)
+            if len(index) < 2:
+                continue
+            images = self.train_set.images[index]
+            if self.config.augment:
+                images = augment_batch(images, self.augment, self.rng)
+            labels = torch.from_numpy(self.train_set.labels[index]).long()
+            embeddings = self.model(to_tensor(images))
+            if self.head is None:
+                miner = semi_hard if self.config.miner == "semi_hard" else batch_hard
+                normed = F.normalize(embeddings)
+                margin = 0.2 if self.config.margin is None else self.config.margin
+                a, p, n = miner(normed.detach(), labels, margin) if miner is semi_hard else miner(normed.detach(), labels)
+                loss = triplet_loss(embeddings[a], embeddings[p], embeddings[n], margin)
+            else:
+                loss = margin_cross_entropy(self.head(embeddings, labels), labels)
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+            losses.append(float(loss.detach()))
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return float(np.mean(losses)) if losses else float("nan")
+
+    def validate(self) -> dict[str, float]:
+        vectors = embed_set(self.model, self.val_set.images)
+        return verification_accuracy(vectors, self.val_set.labels, self.config.seed)
+
+    def fit(self) -> dict[str, Any]:
+        """Train until ``epochs`` or early stopping; returns the best validation figures."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.config.save(self.out / "config.yaml")
+        if not self.history:
+            before = self.validate()
+            self.history.append({"epoch": 0, "train_loss": float("nan"), **before, "seconds": 0.0})
+            self.progress(f"epoch 0: val accuracy {before['val_accuracy']:.4f} (before training)")
+        while self.epoch < self.config.epochs and self.stale < self.config.patience:
+            start = time.perf_counter()
+            loss = self.train_epoch()
+            self.epoch += 1
+            val = self.validate()
+            row = {"epoch": self.epoch, "train_loss": loss, **val, "seconds": round(time.perf_counter() - start, 1)}
+            self.history.append(row)
+            improved = val["val_accuracy"] > self.best
+            if improved:
+                self.best, self.stale = val["val_accuracy"], 0
+            else:
+                self.stale += 1
+            torch.save(self.state(), self.out / "last.pt")
+            if improved:
+                torch.save(self.state(), self.out / "best.pt")
+            self._write_metrics()
+            self.progress(f"epoch {self.epoch}/{self.config.epochs}: loss {loss:.4f}, "
+                          f"val accuracy {val['val_accuracy']:.4f}{' (best)' if improved else ''}")
+        stopped_early = self.stale >= self.config.patience
+        return {"epochs": self.epoch, "best_val_accuracy": self.best, "stopped_early": stopped_early,
+                "train_images": int(len(self.train_set.labels)), "train_identities": len(self.train_set.names),
+                "val_images": int(len(self.val_set.labels)), "val_identities": len(self.val_set.names),
+                "skipped_images": len(self.skipped), "output": str(self.out)}
+
+    def _write_metrics(self) -> None:
+        keys = list(self.history[0])
+        with open(self.out / "metrics.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, keys)
+            writer.writeheader()
+            writer.writerows(self.history)
+        (self.out / "metrics.json").write_text(json.dumps(self.history, indent=2, default=float) + "\n")
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            return
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        epochs = [h["epoch"] for h in self.history]
+        ax.plot(epochs, [h["train_loss"] for h in self.history], label="train loss")
+        ax.set_xlabel("epoch"), ax.set_ylabel("loss")
+        twin = ax.twinx()
+        twin.plot(epochs, [h["val_accuracy"] for h in self.history], color="C1", label="val accuracy")
+        twin.set_ylabel("val verification accuracy")
+        fig.legend(loc="upper center", fontsize=7)
+        fig.tight_layout()
+        fig.savefig(self.out / "curves.png", dpi=100)
+        plt.close(fig)
