@@ -11,10 +11,9 @@ import numpy as np
 
 from faceprint import registry
 from faceprint.errors import NoFace
-from faceprint.pipeline.align import align_chip
 from faceprint.pipeline.detect import detect_faces, nearest_center
 from faceprint.pipeline.embed import ChipEmbedder, FusedEmbedder
-from faceprint.types import Detection, Embedding, FaceChip
+from faceprint.types import Detection, Embedding
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +75,6 @@ class Pipeline:
     def detect(self, image: np.ndarray, landmarks: int = 5) -> list[Detection]:
         return detect_faces(image, self.detector, self.config.detector, landmarks,
                             self.config.min_face_size, self.config.max_faces)
-
-    def align(self, image: np.ndarray, detections: Sequence[Detection]) -> list[FaceChip]:
-        return [align_chip(image, d, self.spec.align) for d in detections]
 
     def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> list[Embedding]:
         if not detections:
