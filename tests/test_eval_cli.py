@@ -44,7 +44,13 @@ def test_eval_pairs_report(tmp_path, lfw, pair_csv):
     for name in ("report.md", "metrics.json", "roc.png", "det.png", "distances.png"):
         assert (report / name).stat().st_size > 0, name
     assert "accuracy" in (report / "report.md").read_text()
-    # second run is served from the embedding cache
+    # the embeddings were cached by content; a second run reads them back and agrees
+    cached = list((tmp_path / "home" / "cache" / "embeddings").glob("dlib-*.npz"))
+    assert len(cached) == 2  # one per configuration: flip and no flip
+    import numpy as np
+
+    assert len(np.load(cached[0])["keys"]) == len({p for line in pair_csv.read_text().splitlines()[1:]
+                                                     for p in line.split(",")[:2]})
     again = run(tmp_path, "eval", "pairs", pair_csv, "--root", lfw, "--workers", "1")
     assert json.loads(again.stdout)["runs"]["dlib+flip"]["accuracy_mean"] == flip["accuracy_mean"]
 

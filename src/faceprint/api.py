@@ -17,10 +17,10 @@ from typing import Sequence
 
 import numpy as np
 
-from faceprint import registry
 from faceprint.images import ImageSource, load_image
 from faceprint.pipeline.match import convert_threshold, distance
 from faceprint.pipeline.pipeline import Pipeline, PipelineConfig, get_pipeline
+from faceprint.thresholds import threshold_for
 from faceprint.types import Detection, Embedding, FaceChip, Verification
 
 __all__ = ["load_image", "detect", "align", "embed", "embed_face", "verify", "compare"]
@@ -103,18 +103,9 @@ def decide(va: np.ndarray, vb: np.ndarray, model: str, metric: str = "euclidean"
            threshold: float | None = None, notes: tuple[str, ...] = ()) -> Verification:
     """Verification of two embeddings under the model's (or a given) threshold."""
     if threshold is None:
-        threshold = convert_threshold(default_threshold(model), metric)
+        threshold = convert_threshold(threshold_for(model), metric)
     d = float(distance(va, vb, metric))
     return Verification(d, float(threshold), d <= threshold, metric, model, notes)
-
-
-def default_threshold(model: str) -> float:
-    """Euclidean threshold for ``model``: the user's (``faceprint calibrate --save``) if any, else the
-    registry's, calibrated on LFW View 1."""
-    from faceprint.eval.calibrate import saved_threshold
-
-    user = saved_threshold(model)
-    return user if user is not None else registry.embedder_spec(model).threshold
 
 
 def compare(known: ImageSource, candidates: Sequence[ImageSource], model: str = "dlib",

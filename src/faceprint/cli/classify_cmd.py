@@ -25,13 +25,13 @@ def fit(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Embed every photo (face nearest the centre) and fit the classifier; optionally score it."""
-    from faceprint.api import default_threshold
+    from faceprint.thresholds import threshold_for
     from faceprint.classify.model import FaceClassifier
 
     setup_logging(verbose)
     with friendly_errors():
         vectors, labels, skipped = _labelled_vectors(root, model, workers)
-        clf = FaceClassifier.fit(vectors, labels, classifier, model, default_threshold(model))
+        clf = FaceClassifier.fit(vectors, labels, classifier, model, threshold_for(model))
         result = {"classifier": classifier, "model": model, "people": len(clf.classes),
                   "train_images": len(labels), "skipped_images": skipped, "saved_to": str(output)}
         if validate is not None:

@@ -207,10 +207,11 @@ def calibrate(
     95 % bootstrap interval and the true accept rate it gives."""
     import numpy as np
 
-    from faceprint.eval.calibrate import calibrate as fit, labelled_pairs, save_threshold
+    from faceprint.eval.calibrate import calibrate as fit, labelled_pairs
     from faceprint.eval.identification import labelled_images
     from faceprint.pipeline.batch import EmbeddingCache, embed_paths
     from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
+    from faceprint.thresholds import save_threshold
 
     setup_logging(verbose)
     with friendly_errors():

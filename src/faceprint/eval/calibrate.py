@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from itertools import combinations
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from faceprint import settings
 
 
 def labelled_pairs(labels: list[str], max_impostor: int = 200_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -65,28 +62,3 @@ def calibrate(distances: np.ndarray, same: np.ndarray, far: float, bootstrap: in
         "warning": (f"only {impostors} impostor pairs: FAR {far:g} is {far * impostors:.1f} false accepts; "
                     "add more people for a reliable threshold") if far * impostors < 10 else None,
     }
-
-
-def thresholds_file() -> Path:
-    return settings.home_dir() / "thresholds.json"
-
-
-def save_threshold(model: str, entry: dict[str, Any]) -> Path:
-    """Store a user threshold that verify/identify use for ``model`` from now on."""
-    path = thresholds_file()
-    table = json.loads(path.read_text()) if path.exists() else {}
-    table[model] = entry
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(table, indent=2) + "\n")
-    return path
-
-
-def saved_threshold(model: str) -> float | None:
-    path = thresholds_file()
-    if not path.exists():
-        return None
-    try:
-        entry = json.loads(path.read_text()).get(model)
-    except (OSError, ValueError):
-        return None
-    return float(entry["threshold"]) if entry else None

@@ -204,6 +204,53 @@ def parse_dlib_net(data: bytes) -> DlibNet:
     return DlibNet(input_kind, input_settings, layers, loss_kind, loss_settings)
 
 
+@dataclass
+class ResidualBlock:
+    """conv-affine-relu-conv-affine, plus the block input (average-pooled when ``pool`` is set),
+    then relu; where the two sides differ in size dlib zero-pads the smaller at the end."""
+
+    conv1: Layer
+    affine1: Layer
+    conv2: Layer
+    affine2: Layer
+    pool: Layer | None
+
+
+@dataclass
+class ResNetStructure:
+    """dlib's face ResNet as blocks: what both the ONNX graph and the PyTorch module are built from."""
+
+    stem_conv: Layer
+    stem_affine: Layer
+    stem_pool: Layer
+    blocks: list[ResidualBlock]
+    global_pool: Layer
+    fc: Layer
+
+
+def residual_structure(net: DlibNet) -> ResNetStructure:
+    """Group the flat layer list into stem, residual blocks and head, or raise on anything else."""
+    layers = net.layers
+    kinds = [layer.kind for layer in layers]
+    if kinds[:4] != ["con_4", "affine_", "relu_", "max_pool_2"]:
+        raise DlibFormatError(f"unexpected stem {kinds[:4]}: not dlib's face recognition ResNet")
+    blocks, start = [], 4
+    for end in range(4, len(layers)):
+        if kinds[end] == "relu_" and kinds[end - 1] == "add_prev_":
+            group = kinds[start : end + 1]
+            pooled = "avg_pool_2" in group
+            expected = ["con_4", "affine_", "relu_", "con_4", "affine_"] + (["avg_pool_2"] if pooled else []) + \
+                ["add_prev_", "relu_"]
+            if group != expected:
+                raise DlibFormatError(f"unexpected residual block {group}")
+            chunk = layers[start : end + 1]
+            blocks.append(ResidualBlock(chunk[0], chunk[1], chunk[3], chunk[4], chunk[5] if pooled else None))
+            start = end + 1
+    if kinds[start:] != ["avg_pool_2", "fc_2"] or layers[start].settings["kernel"] != (0, 0):
+        raise DlibFormatError(f"unexpected head {kinds[start:]}")
+    return ResNetStructure(layers[0], layers[1], layers[3], blocks, layers[start], layers[start + 1])
+
+
 def load_dlib_net(path: Path) -> DlibNet:
     """Read and parse a dlib network file from disk."""
     return parse_dlib_net(Path(path).read_bytes())

@@ -77,7 +77,8 @@ def embed_paths(
     problems: dict[Path, str] = {}
     todo: list[Path] = []
     for path in map(Path, paths):
-        key = _content_key(path)
+        # hashing reads the file: only worth it when there is a cache to look in
+        key = _content_key(path) if cache is not None and cache.entries else None
         if cache is not None and key is not None and key in cache.entries:
             vectors[path] = cache.entries[key]
             if vectors[path] is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Sequence
 
@@ -32,10 +32,7 @@ class PipelineConfig:
     jitter: int = 0
 
     def resolved(self) -> "PipelineConfig":
-        if self.detector:
-            return self
-        return PipelineConfig(registry.default_detector(), *[getattr(self, f) for f in
-                              ("model", "score_threshold", "upsample", "min_face_size", "max_faces", "flip", "jitter")])
+        return self if self.detector else replace(self, detector=registry.default_detector())
 
 
 class Pipeline:

@@ -47,10 +47,10 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: Path | None = None, overrides: list[str] = ()) -> "TrainConfig":
+        import yaml
+
         values: dict[str, Any] = {}
         if path is not None:
-            import yaml
-
             loaded = yaml.safe_load(Path(path).read_text()) or {}
             if not isinstance(loaded, dict):
                 raise BadInput(f"{path}: expected a mapping of settings")
@@ -59,8 +59,6 @@ class TrainConfig:
             if "=" not in item:
                 raise BadInput(f"override {item!r} must look like key=value")
             key, raw = item.split("=", 1)
-            import yaml
-
             values[key.strip()] = yaml.safe_load(raw)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from faceprint.eval import metrics
 from faceprint.train.backbones.factory import create_backbone
 from faceprint.train.config import TrainConfig
-from faceprint.train.data import Augment, FaceSet, augment_batch, load_folder, split
+from faceprint.train.data import Augment, augment_batch, load_folder, split
 from faceprint.train.heads import make_head
 from faceprint.train.losses import margin_cross_entropy, triplet_loss
 from faceprint.train.miners import batch_hard, semi_hard
@@ -143,10 +143,12 @@ class Trainer:
             labels = torch.from_numpy(self.train_set.labels[index]).long()
             embeddings = self.model(to_tensor(images))
             if self.head is None:
-                miner = semi_hard if self.config.miner == "semi_hard" else batch_hard
-                normed = F.normalize(embeddings)
                 margin = 0.2 if self.config.margin is None else self.config.margin
-                a, p, n = miner(normed.detach(), labels, margin) if miner is semi_hard else miner(normed.detach(), labels)
+                normed = F.normalize(embeddings).detach()
+                if self.config.miner == "semi_hard":
+                    a, p, n = semi_hard(normed, labels, margin)
+                else:
+                    a, p, n = batch_hard(normed, labels)
                 loss = triplet_loss(embeddings[a], embeddings[p], embeddings[n], margin)
             else:
                 loss = margin_cross_entropy(self.head(embeddings, labels), labels)

@@ -21,7 +21,7 @@ class YuNetDetector:
 
     def __init__(self, score_threshold: float = 0.6, max_side: int = 960, upsample: int = 0) -> None:
         try:
-            import yuface  # noqa: F401
+            import yuface  # noqa: F401  (only to fail early with advice)
         except ImportError:
             raise ModelNotAvailable(
                 "the yunet detector needs the `yuface` package (CPython 3.11 wheels): "

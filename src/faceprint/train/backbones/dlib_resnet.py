@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from faceprint.models.dlib_dat import DlibFormatError, DlibNet, Layer, load_dlib_net
+from faceprint.models.dlib_dat import DlibNet, Layer, ResidualBlock, load_dlib_net, residual_structure
 
 
 class Affine(nn.Module):
@@ -48,18 +48,13 @@ def padded_add(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 class Block(nn.Module):
-    """conv-affine-relu-conv-affine, plus the input (2x2 average-pooled when downsampling), relu."""
+    """One residual block of dlib's network (see dlib_dat.ResidualBlock)."""
 
-    def __init__(self, layers: list[Layer]) -> None:
+    def __init__(self, block: ResidualBlock) -> None:
         super().__init__()
-        kinds = [layer.kind for layer in layers]
-        self.downsample = "avg_pool_2" in kinds
-        expected = ["con_4", "affine_", "relu_", "con_4", "affine_"] + (["avg_pool_2"] if self.downsample else []) + \
-            ["add_prev_", "relu_"]
-        if kinds != expected:
-            raise DlibFormatError(f"unexpected residual block {kinds}")
-        self.conv1, self.affine1 = _conv(layers[0]), Affine(layers[1])
-        self.conv2, self.affine2 = _conv(layers[3]), Affine(layers[4])
+        self.downsample = block.pool is not None
+        self.conv1, self.affine1 = _conv(block.conv1), Affine(block.affine1)
+        self.conv2, self.affine2 = _conv(block.conv2), Affine(block.affine2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.affine2(self.conv2(F.relu(self.affine1(self.conv1(x)))))
@@ -75,25 +70,17 @@ class DlibResNet(nn.Module):
 
     def __init__(self, net: DlibNet) -> None:
         super().__init__()
-        layers = net.layers
-        if [layer.kind for layer in layers[:4]] != ["con_4", "affine_", "relu_", "max_pool_2"]:
-            raise DlibFormatError("unexpected stem: not dlib's face recognition ResNet")
+        structure = residual_structure(net)
         self.register_buffer("mean", torch.tensor(net.input_settings["mean_rgb"], dtype=torch.float32).view(1, 3, 1, 1))
-        self.stem_conv, self.stem_affine = _conv(layers[0]), Affine(layers[1])
-        pool = layers[3].settings
+        self.stem_conv, self.stem_affine = _conv(structure.stem_conv), Affine(structure.stem_affine)
+        pool = structure.stem_pool.settings
         self.stem_pool = nn.MaxPool2d(pool["kernel"], pool["stride"], pool["padding"])
-        blocks, start = [], 4
-        for end in range(4, len(layers)):
-            if layers[end].kind == "relu_" and layers[end - 1].kind == "add_prev_":
-                blocks.append(Block(layers[start : end + 1]))
-                start = end + 1
-        self.blocks = nn.Sequential(*blocks)
-        tail = [layer.kind for layer in layers[start:]]
-        if tail != ["avg_pool_2", "fc_2"]:
-            raise DlibFormatError(f"unexpected head {tail}")
-        fc = layers[-1].settings
+        self.blocks = nn.Sequential(*(Block(b) for b in structure.blocks))
+        fc = structure.fc.settings
         self.fc = nn.Linear(fc["weights"].shape[0], fc["num_outputs"], bias=fc["bias"] is not None)
         self.fc.weight.data.copy_(torch.from_numpy(fc["weights"].T.copy()))
+        if fc["bias"] is not None:
+            self.fc.bias.data.copy_(torch.from_numpy(fc["bias"]))
 
     @classmethod
     def from_dat(cls, path: Path | None = None) -> "DlibResNet":
