@@ -87,6 +87,7 @@ def main() -> None:
         "train_accuracy": round(metrics.accuracy(distances, same, threshold), 4),
         "detector": pipeline.config.detector,
         "flip": pipeline.config.flip,
+        "averaged_landmarks": pipeline.config.averaged_landmarks,
         "date": date.today().isoformat(),
         "command": f"python scripts/calibrate_default_threshold.py --model {args.model}",
     })

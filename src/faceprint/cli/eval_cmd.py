@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
@@ -19,24 +20,28 @@ ReportOpt = typer.Option(None, "--report", help="Write report.md, metrics.json a
 WorkersOpt = typer.Option(2, "--workers", help="Processes embedding in parallel (one per core is best).")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Recompute embeddings instead of reusing cached ones.")
 JitterOpt = typer.Option(0, "--jitter", help="Also average N perturbed copies of each face (slower).")
+CompareLandmarksOpt = typer.Option(False, "--compare-landmarks", help="Also run each model with one landmark "
+                                   "pass instead of the mean over seven perturbed boxes (the default).")
 
 
-def _runs(models: list[str], detector: Optional[str], compare_flip: bool, jitter: int):
+def _runs(models: list[str], detector: Optional[str], compare_flip: bool, jitter: int,
+          compare_landmarks: bool = False):
     from faceprint.pipeline.pipeline import PipelineConfig
 
     suffix = f"+jitter{jitter}" if jitter else ""
     runs = []
     for model in models:
-        runs.append((f"{model}+flip{suffix}", PipelineConfig(detector=detector or "", model=model, flip=True,
-                                                             jitter=jitter)))
+        config = PipelineConfig(detector=detector or "", model=model, flip=True, jitter=jitter)
+        runs.append((f"{model}+flip{suffix}", config))
         if compare_flip:
-            runs.append((f"{model}{suffix}", PipelineConfig(detector=detector or "", model=model, flip=False,
-                                                            jitter=jitter)))
+            runs.append((f"{model}{suffix}", replace(config, flip=False)))
+        if compare_landmarks:
+            runs.append((f"{model}+flip{suffix}+one-landmark-pass", replace(config, averaged_landmarks=False)))
     return runs
 
 
 def _evaluate_pairs(pairs, title: str, models, detector, compare_flip, report, workers, no_cache,
-                    jitter: int = 0) -> None:
+                    jitter: int = 0, compare_landmarks: bool = False) -> None:
     from faceprint.eval import metrics
     from faceprint.eval.report import write_verification_report
     from faceprint.eval.summary import fold_correct, summarize
@@ -45,7 +50,7 @@ def _evaluate_pairs(pairs, title: str, models, detector, compare_flip, report, w
 
     results = []
     n_images = len({p.first for p in pairs} | {p.second for p in pairs})
-    for name, config in _runs(models, detector, compare_flip, jitter):
+    for name, config in _runs(models, detector, compare_flip, jitter, compare_landmarks):
         with progress_bar(n_images, f"embedding ({name})") as advance:
             scores = score_pairs(Pipeline(config), pairs, use_cache=not no_cache, progress=advance,
                                  workers=workers)
@@ -70,6 +75,7 @@ def lfw(
     workers: int = WorkersOpt,
     no_cache: bool = NoCacheOpt,
     jitter: int = JitterOpt,
+    compare_landmarks: bool = CompareLandmarksOpt,
     lfw_dir: Optional[Path] = typer.Option(None, "--lfw", help="LFW folder (default: $FACEPRINT_DATA/lfw)."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
@@ -85,7 +91,7 @@ def lfw(
             fail("LFW not found: pass --lfw DIR (holding pairs.txt) or set FACEPRINT_DATA")
         pairs = read_lfw_pairs(root / "pairs.txt", root)
         _evaluate_pairs(pairs, "LFW View 2 (pairs.txt, 10 folds)", models, detector, compare_flip, report,
-                        workers, no_cache, jitter)
+                        workers, no_cache, jitter, compare_landmarks)
 
 
 @app.command()
@@ -101,6 +107,7 @@ def pairs(
     workers: int = WorkersOpt,
     no_cache: bool = NoCacheOpt,
     jitter: int = JitterOpt,
+    compare_landmarks: bool = CompareLandmarksOpt,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Evaluate any pair list with the same k-fold protocol and metrics as `eval lfw`."""
@@ -117,7 +124,7 @@ def pairs(
         if not pair_list:
             fail(f"{pairs_file}: no pairs")
         _evaluate_pairs(pair_list, f"Pairs: {pairs_file.name}", models, detector, compare_flip, report,
-                        workers, no_cache, jitter)
+                        workers, no_cache, jitter, compare_landmarks)
 
 
 @app.command()

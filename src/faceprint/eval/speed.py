@@ -32,7 +32,8 @@ def stage_timings(files: Sequence[Path], config: PipelineConfig,
         t1 = time.perf_counter()
         raw = pipe.detector(image)
         t2 = time.perf_counter()
-        detections = detect_faces(image, lambda _: raw, pipe.config.detector)
+        detections = detect_faces(image, lambda _: raw, pipe.config.detector,
+                                  averaged_landmarks=pipe.config.averaged_landmarks)
         if detections:
             chosen = detections[nearest_center(detections, image.shape)]
             chips.append(pipe.embedder.prepare(image, chosen))

@@ -23,3 +23,24 @@ def predict(image: np.ndarray, box: tuple[float, float, float, float], points: i
     rect = dlib.rectangle(left, top, right - 1, bottom - 1)
     shape = _predictor(points)(image, rect)
     return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
+
+
+# The box and six perturbations of it: shifts of 3 % of its size left/right/up/down and scales
+# of 0.95 and 1.05. dlib's regression-tree predictors start from the box, so each start lands a
+# little differently; the mean of the seven shapes is steadier. Measured on LFW View 2 with dlib's
+# network (docs/lfw_view2): 61 -> 57 errors alone, 38 -> 34 fused with MobileFaceNet.
+_PERTURBATIONS = ((0.0, 0.0, 1.0), (0.03, 0.0, 1.0), (-0.03, 0.0, 1.0), (0.0, 0.03, 1.0), (0.0, -0.03, 1.0),
+                  (0.0, 0.0, 1.05), (0.0, 0.0, 0.95))
+
+
+def predict_averaged(image: np.ndarray, box: tuple[float, float, float, float], points: int = 5) -> np.ndarray:
+    """The mean of ``predict`` over ``box`` and six slightly shifted or scaled copies of it."""
+    left, top, right, bottom = box
+    width, height = right - left, bottom - top
+    cx, cy = (left + right) / 2.0, (top + bottom) / 2.0
+    shapes = []
+    for dx, dy, scale in _PERTURBATIONS:
+        x, y = cx + dx * width, cy + dy * height
+        half_w, half_h = scale * width / 2.0, scale * height / 2.0
+        shapes.append(predict(image, (x - half_w, y - half_h, x + half_w, y + half_h), points))
+    return np.mean(shapes, axis=0)

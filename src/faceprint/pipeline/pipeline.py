@@ -30,6 +30,7 @@ class PipelineConfig:
     max_faces: int | None = None
     flip: bool = True
     jitter: int = 0
+    averaged_landmarks: bool = True
 
     def resolved(self) -> "PipelineConfig":
         return self if self.detector else replace(self, detector=registry.default_detector())
@@ -71,7 +72,7 @@ class Pipeline:
 
     def detect(self, image: np.ndarray, landmarks: int = 5) -> list[Detection]:
         return detect_faces(image, self.detector, self.config.detector, landmarks,
-                            self.config.min_face_size, self.config.max_faces)
+                            self.config.min_face_size, self.config.max_faces, self.config.averaged_landmarks)
 
     def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> list[Embedding]:
         if not detections:

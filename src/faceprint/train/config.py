@@ -12,9 +12,12 @@ from faceprint.errors import BadInput
 
 @dataclass
 class TrainConfig:
-    data: str = ""  # root/<identity>/*.jpg of aligned chips
+    data: str = ""  # root/<identity>/*.jpg: aligned chips, or photos with align=auto
+    align: str = "none"  # none: images are chips already | auto: detect + the backbone's chip | a chip kind
+    detector: str = ""  # for align: the pipeline's default (yunet) unless set
     output: str = "runs/train"
-    backbone: str = "resnet18"  # dlib_resnet | resnet18 | small_cnn
+    backbone: str = "resnet18"  # dlib_resnet | inception_resnet_v1 | resnet18 | small_cnn
+    width: float = 1.0  # channel multiplier for inception_resnet_v1 and resnet18
     input_size: int = 112
     channels: int = 3
     embedding_dim: int = 128
@@ -29,11 +32,13 @@ class TrainConfig:
     optimizer: str = "sgd"  # sgd | adam
     lr: float = 0.05
     backbone_lr_factor: float = 1.0  # e.g. 0.1 to fine-tune a pretrained backbone gently
+    train_only: str = ""  # comma-separated parameter-name prefixes to train (e.g. "blocks.13,fc"); the rest frozen
     weight_decay: float = 5e-4
     schedule: str = "cosine"  # cosine | step | none
     patience: int = 10  # early stopping on the validation metric
     val_fraction: float = 0.15
-    split: str = "identity"  # identity | ratio
+    split: str = "identity"  # identity | ratio (ignored when val_data is set)
+    val_data: str = ""  # a separate validation folder of the training identities (closed-set accuracy)
     max_per_identity: int | None = None
     max_identities: int | None = None
     augment: bool = True

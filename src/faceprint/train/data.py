@@ -1,15 +1,19 @@
-"""Training data: a folder of identities (root/<identity>/*.jpg) of already-aligned chips, loaded
-once into memory, split by identity or by ratio, with configurable augmentation."""
+"""Training data: a folder of identities (root/<identity>/*.jpg), either already-aligned chips or
+photos that are detected and aligned once (the chips are cached), loaded into memory, split by
+identity or by ratio, with configurable augmentation."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from faceprint.errors import BadImage, BadInput
+from faceprint import settings
+from faceprint.errors import BadImage, BadInput, NoFace
 from faceprint.images import is_image_path, load_image
 
 log = logging.getLogger(__name__)
@@ -32,18 +36,85 @@ class FaceSet:
     skipped: list[str]
 
 
+class PhotoAligner:
+    """Detect the largest face in a photo and cut the chip ``align`` names (see
+    ``pipeline.align.align_chip``); chips are cached on disk by file path, size and mtime, so a
+    folder is detected once however many runs use it."""
+
+    CACHE_REVISION = "1"
+
+    def __init__(self, root: Path, align: str, detector: str = "", cache: Path | None = None) -> None:
+        from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
+
+        self.pipeline = Pipeline(PipelineConfig(detector=detector))
+        self.align = align
+        key = f"{Path(root).resolve()}|{align}|{self.pipeline.config.detector}|{self.CACHE_REVISION}"
+        folder = cache or settings.cache_dir() / "chips"
+        self.path = folder / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
+        self.chips: dict[str, np.ndarray] = {}
+        self.missing: set[str] = set()
+        self.dirty = False
+        if self.path.exists():
+            try:
+                with np.load(self.path) as data:
+                    self.chips = dict(zip(data["keys"].tolist(), data["chips"]))
+                    self.missing = set(data["missing"].tolist())
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("ignoring unreadable chip cache %s (%s)", self.path, exc)
+
+    @staticmethod
+    def _key(path: Path) -> str:
+        stat = path.stat()
+        return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+
+    def __call__(self, path: Path) -> np.ndarray:
+        from faceprint.pipeline.align import align_chip
+
+        key = self._key(path)
+        if key in self.chips:
+            return self.chips[key]
+        if key in self.missing:
+            raise NoFace(f"{path}: no face found")
+        image = load_image(path)
+        detections = self.pipeline.detect(image)
+        self.dirty = True
+        if not detections:
+            self.missing.add(key)
+            raise NoFace(f"{path}: no face found")
+        largest = max(detections, key=lambda d: d.box.width * d.box.height)
+        self.chips[key] = align_chip(image, largest, self.align).image
+        return self.chips[key]
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        chips = np.stack(list(self.chips.values())) if self.chips else np.zeros((0, 1, 1, 3), np.uint8)
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, keys=np.array(list(self.chips), dtype=str), chips=chips,
+                 missing=np.array(sorted(self.missing), dtype=str))
+        tmp.replace(self.path)
+        self.dirty = False
+
+
 def load_folder(root: Path, size: int, channels: int = 3, max_per_identity: int | None = None,
-                max_identities: int | None = None, min_per_identity: int = 1) -> FaceSet:
-    """Read every identity folder; images are resized to size x size (they should be aligned
-    chips already). Unreadable images are skipped and listed."""
+                max_identities: int | None = None, min_per_identity: int = 1, align: str | None = None,
+                detector: str = "", progress: Callable[[str], None] | None = None) -> FaceSet:
+    """Read every identity folder. With ``align`` (e.g. ``arcface112``), each photo's largest face
+    is detected and aligned first (cached); without, the images are taken as chips. Either way they
+    are resized to size x size. Unreadable images and photos without a face are skipped and listed."""
     import cv2
 
     root = Path(root)
     folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     if not folders:
         raise BadInput(f"{root}: expected one sub-folder of face images per identity")
+    aligner = PhotoAligner(root, align, detector) if align else None
+    read = aligner or load_image
     images, labels, names, skipped = [], [], [], []
-    for folder in folders:
+    for number, folder in enumerate(folders):
+        if progress is not None and aligner is not None and number % 10 == 0:
+            progress(f"detecting and aligning faces: identity {number + 1}/{len(folders)}")
         files = sorted(p for p in folder.iterdir() if is_image_path(p))[:max_per_identity]
         if len(files) < min_per_identity:
             continue
@@ -53,8 +124,8 @@ def load_folder(root: Path, size: int, channels: int = 3, max_per_identity: int 
         names.append(folder.name)
         for path in files:
             try:
-                rgb = load_image(path)
-            except BadImage as exc:
+                rgb = read(path)
+            except (BadImage, NoFace) as exc:
                 skipped.append(str(exc))
                 log.warning("skipping %s", exc)
                 continue
@@ -64,6 +135,8 @@ def load_folder(root: Path, size: int, channels: int = 3, max_per_identity: int 
                 rgb = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[:, :, None]
             images.append(rgb)
             labels.append(label)
+    if aligner is not None:
+        aligner.save()
     if not images:
         raise BadInput(f"{root}: no readable images")
     return FaceSet(np.stack(images), np.array(labels), names, skipped)
@@ -85,7 +158,19 @@ def split(data: FaceSet, val_fraction: float, by: str = "identity", seed: int = 
             val_mask[idx[: int(round(len(idx) * val_fraction))]] = True
     else:
         raise BadInput(f"split must be 'identity' or 'ratio', not {by!r}")
-    return _subset(data, ~val_mask), _subset(data, val_mask)
+    train = _subset(data, ~val_mask)
+    val = _subset(data, val_mask)
+    # by ratio the people are the same: validation labels index the training identities
+    return train, (relabel(val, train.names) if by == "ratio" else val)
+
+
+def relabel(data: FaceSet, names: list[str]) -> FaceSet:
+    """``data`` with labels re-indexed into ``names`` (a training set's identities); images of
+    other identities are dropped. For a separate validation folder of the same people."""
+    index = {name: i for i, name in enumerate(names)}
+    keep = np.array([data.names[label] in index for label in data.labels])
+    labels = np.array([index[data.names[label]] for label in data.labels[keep]], dtype=int)
+    return FaceSet(data.images[keep], labels, list(names), data.skipped)
 
 
 def _subset(data: FaceSet, mask: np.ndarray) -> FaceSet:

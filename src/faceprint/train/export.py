@@ -27,7 +27,8 @@ class _PixelsNHWC(nn.Module):
 def load_checkpoint(path: Path) -> tuple[nn.Module, dict[str, Any]]:
     state = torch.load(path, map_location="cpu", weights_only=False)
     cfg, info = state["config"], state["info"]
-    model, _ = create_backbone(cfg["backbone"], info["input_size"], info["channels"], info["embedding_dim"])
+    model, _ = create_backbone(cfg["backbone"], info["input_size"], info["channels"], info["embedding_dim"],
+                               width=cfg.get("width", 1.0))
     model.load_state_dict(state["model"])
     return model.eval(), state
 
@@ -46,13 +47,15 @@ def export_onnx(checkpoint: Path, output: Path, threshold: float | None = None) 
                           opset_version=17, dynamo=False)
     if threshold is None:
         # the best epoch's validation threshold; `faceprint calibrate` refines it on your photos
-        best = [h for h in state["history"] if h.get("val_accuracy") == state["best"]]
+        monitor = state.get("monitor", "val_accuracy")
+        best = [h for h in state["history"] if h.get(monitor) == state["best"]]
         threshold = float(best[-1]["val_threshold"]) if best else 1.0
     sidecar = {
         "format": "faceprint-onnx-embedder-1", "name": output.stem, "input_size": size, "channels": channels,
         "embedding_dim": info["embedding_dim"], "align": info["align"], "threshold": threshold,
         "trained": {"backbone": state["config"]["backbone"], "loss": state["config"]["loss"],
-                    "epochs": state["epoch"], "best_val_accuracy": state["best"], "data": state["config"]["data"]},
+                    "epochs": state["epoch"],
+                    "best": {state.get("monitor", "val_accuracy"): state["best"]}, "data": state["config"]["data"]},
     }
     output.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
     return sidecar

@@ -15,10 +15,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from faceprint.errors import BadInput
 from faceprint.eval import metrics
-from faceprint.train.backbones.factory import create_backbone
+from faceprint.train.backbones.factory import chip_kind, create_backbone
 from faceprint.train.config import TrainConfig
-from faceprint.train.data import Augment, augment_batch, load_folder, split
+from faceprint.train.data import Augment, augment_batch, load_folder, relabel, split
 from faceprint.train.heads import make_head
 from faceprint.train.losses import margin_cross_entropy, triplet_loss
 from faceprint.train.miners import batch_hard, semi_hard
@@ -32,14 +33,18 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def embed_set(model: torch.nn.Module, images: np.ndarray, batch: int = 128) -> np.ndarray:
+def embed_set(model: torch.nn.Module, images: np.ndarray, batch: int = 128, normalise: bool = True) -> np.ndarray:
     model.eval()
-    out = [F.normalize(model(to_tensor(images[i : i + batch]))).numpy() for i in range(0, len(images), batch)]
-    return np.concatenate(out)
+    out = [model(to_tensor(images[i : i + batch])) for i in range(0, len(images), batch)]
+    vectors = torch.cat(out)
+    return (F.normalize(vectors) if normalise else vectors).numpy()
 
 
-def verification_accuracy(vectors: np.ndarray, labels: np.ndarray, seed: int = 0) -> dict[str, float]:
-    """Best-threshold accuracy and TAR@FAR=1e-2 over all genuine pairs and as many random impostors."""
+def verification_accuracy(vectors: np.ndarray, labels: np.ndarray, seed: int = 0, folds: int = 10) -> dict[str, float]:
+    """Verification on the validation set: every genuine pair and as many random impostor pairs,
+    split into ``folds``; each fold is decided by the threshold that is best on the others (as
+    LFW's protocol), so the accuracy is never scored with a threshold fitted on itself. Also
+    TAR@FAR=1e-2 and the threshold fitted on all pairs (what an export stores)."""
     rng = np.random.default_rng(seed)
     same_idx = [(i, j) for i in range(len(labels)) for j in range(i + 1, len(labels)) if labels[i] == labels[j]]
     if not same_idx:
@@ -50,9 +55,27 @@ def verification_accuracy(vectors: np.ndarray, labels: np.ndarray, seed: int = 0
     pairs = np.array(same_idx + diff_idx)
     same = np.array([True] * len(same_idx) + [False] * len(diff_idx))
     d = np.linalg.norm(vectors[pairs[:, 0]] - vectors[pairs[:, 1]], axis=1)
-    t = metrics.best_threshold(d, same)
-    return {"val_accuracy": metrics.accuracy(d, same, t), "val_tar_at_far_1e-2": metrics.tar_at_far(d, same, 1e-2)[0],
-            "val_threshold": t}
+    fold = rng.permutation(len(d)) % folds
+    return {"val_accuracy": metrics.kfold_accuracy(d, same, fold).mean,
+            "val_tar_at_far_1e-2": metrics.tar_at_far(d, same, 1e-2)[0],
+            "val_threshold": metrics.best_threshold(d, same)}
+
+
+def freeze_all_but(model: torch.nn.Module, prefixes: str) -> list[torch.nn.Parameter]:
+    """Freeze every parameter whose name starts with none of the comma-separated ``prefixes``
+    (empty: train everything); returns the trainable ones."""
+    wanted = tuple(p.strip() for p in prefixes.split(",") if p.strip())
+    if not wanted:
+        return list(model.parameters())
+    trainable = []
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(name.startswith(wanted))
+        if parameter.requires_grad:
+            trainable.append(parameter)
+    if not trainable:
+        names = sorted({n.split(".")[0] for n, _ in model.named_parameters()})
+        raise BadInput(f"train_only={prefixes!r} matches no parameter; top-level names: {', '.join(names)}")
+    return trainable
 
 
 class Trainer:
@@ -66,17 +89,30 @@ class Trainer:
         if config.threads:
             torch.set_num_threads(config.threads)
         self.rng = np.random.default_rng(config.seed)
+        align = None if config.align == "none" else config.align
+        if align == "auto":
+            align = chip_kind(config.backbone, config.input_size)
         data = load_folder(Path(config.data), config.input_size, config.channels, config.max_per_identity,
-                           config.max_identities)
-        self.skipped = data.skipped
-        self.train_set, self.val_set = split(data, config.val_fraction, config.split, config.seed)
+                           config.max_identities, align=align, detector=config.detector, progress=self.progress)
+        self.skipped = list(data.skipped)
+        # with a validation folder of the same people, validation is closed-set identification
+        # (the head's accuracy) besides verification; otherwise a split of ``data``
+        self.closed_set = bool(config.val_data) or config.split == "ratio"
+        if config.val_data:
+            val = load_folder(Path(config.val_data), config.input_size, config.channels, align=align,
+                              detector=config.detector, progress=self.progress)
+            self.skipped += val.skipped
+            self.train_set, self.val_set = data, relabel(val, data.names)
+        else:
+            self.train_set, self.val_set = split(data, config.val_fraction, config.split, config.seed)
         self.model, self.info = create_backbone(config.backbone, config.input_size, config.channels,
-                                                config.embedding_dim)
+                                                config.embedding_dim, width=config.width)
         self.head = None
         if config.loss != "triplet":
             self.head = make_head(config.loss, self.info.embedding_dim, len(self.train_set.names),
                                   config.scale, config.margin)
-        groups = [{"params": self.model.parameters(), "lr": config.lr * config.backbone_lr_factor}]
+        trainable = freeze_all_but(self.model, config.train_only)
+        groups = [{"params": trainable, "lr": config.lr * config.backbone_lr_factor}]
         if self.head is not None:
             groups.append({"params": self.head.parameters(), "lr": config.lr})
         if config.optimizer == "sgd":
@@ -102,7 +138,7 @@ class Trainer:
         return {"model": self.model.state_dict(), "head": self.head.state_dict() if self.head else None,
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict() if self.scheduler else None,
-                "epoch": self.epoch, "best": self.best, "stale": self.stale, "history": self.history,
+                "epoch": self.epoch, "best": self.best, "monitor": self.monitor, "stale": self.stale, "history": self.history,
                 "config": asdict(self.config), "info": asdict(self.info),
                 "identities": self.train_set.names}
 
@@ -160,9 +196,21 @@ class Trainer:
             self.scheduler.step()
         return float(np.mean(losses)) if losses else float("nan")
 
+    @property
+    def monitor(self) -> str:
+        """The validation figure that picks the best epoch and drives early stopping."""
+        return "val_identification_accuracy" if self.closed_set and self.head is not None else "val_accuracy"
+
+    @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        vectors = embed_set(self.model, self.val_set.images)
-        return verification_accuracy(vectors, self.val_set.labels, self.config.seed)
+        raw = embed_set(self.model, self.val_set.images, normalise=False)
+        result = verification_accuracy(F.normalize(torch.from_numpy(raw)).numpy(), self.val_set.labels,
+                                       self.config.seed)
+        if self.closed_set and self.head is not None:
+            self.head.eval()
+            predicted = self.head(torch.from_numpy(raw)).argmax(dim=1).numpy()
+            result["val_identification_accuracy"] = float(np.mean(predicted == self.val_set.labels))
+        return result
 
     def fit(self) -> dict[str, Any]:
         """Train until ``epochs`` or early stopping; returns the best validation figures."""
@@ -171,7 +219,7 @@ class Trainer:
         if not self.history:
             before = self.validate()
             self.history.append({"epoch": 0, "train_loss": float("nan"), **before, "seconds": 0.0})
-            self.progress(f"epoch 0: val accuracy {before['val_accuracy']:.4f} (before training)")
+            self.progress(f"epoch 0: {self.monitor} {before[self.monitor]:.4f} (before training)")
         while self.epoch < self.config.epochs and self.stale < self.config.patience:
             start = time.perf_counter()
             loss = self.train_epoch()
@@ -179,9 +227,9 @@ class Trainer:
             val = self.validate()
             row = {"epoch": self.epoch, "train_loss": loss, **val, "seconds": round(time.perf_counter() - start, 1)}
             self.history.append(row)
-            improved = val["val_accuracy"] > self.best
+            improved = val[self.monitor] > self.best
             if improved:
-                self.best, self.stale = val["val_accuracy"], 0
+                self.best, self.stale = val[self.monitor], 0
             else:
                 self.stale += 1
             torch.save(self.state(), self.out / "last.pt")
@@ -189,9 +237,9 @@ class Trainer:
                 torch.save(self.state(), self.out / "best.pt")
             self._write_metrics()
             self.progress(f"epoch {self.epoch}/{self.config.epochs}: loss {loss:.4f}, "
-                          f"val accuracy {val['val_accuracy']:.4f}{' (best)' if improved else ''}")
+                          f"{self.monitor} {val[self.monitor]:.4f}{' (best)' if improved else ''}")
         stopped_early = self.stale >= self.config.patience
-        return {"epochs": self.epoch, "best_val_accuracy": self.best, "stopped_early": stopped_early,
+        return {"epochs": self.epoch, "monitor": self.monitor, "best": self.best, "stopped_early": stopped_early,
                 "train_images": int(len(self.train_set.labels)), "train_identities": len(self.train_set.names),
                 "val_images": int(len(self.val_set.labels)), "val_identities": len(self.val_set.names),
                 "skipped_images": len(self.skipped), "output": str(self.out)}
@@ -215,8 +263,8 @@ class Trainer:
         ax.plot(epochs, [h["train_loss"] for h in self.history], label="train loss")
         ax.set_xlabel("epoch"), ax.set_ylabel("loss")
         twin = ax.twinx()
-        twin.plot(epochs, [h["val_accuracy"] for h in self.history], color="C1", label="val accuracy")
-        twin.set_ylabel("val verification accuracy")
+        twin.plot(epochs, [h[self.monitor] for h in self.history], color="C1", label=self.monitor)
+        twin.set_ylabel(self.monitor.replace("_", " "))
         fig.legend(loc="upper center", fontsize=7)
         fig.tight_layout()
         fig.savefig(self.out / "curves.png", dpi=100)

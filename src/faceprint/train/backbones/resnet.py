@@ -29,13 +29,14 @@ class BasicBlock(nn.Module):
 
 
 class ResNet18(nn.Module):
-    """ResNet-18 with a 3x3 stride-1 stem (faces are small), widths 64-512 (``width`` scales them),
-    global average pooling, then a linear layer and batch-norm to the embedding."""
+    """ResNet-18 with a 3x3 stem (stride 1 for small faces, 2 from 96 px up, as the 112 px face
+    recipes end at a 7x7 grid), widths 64-512 (``width`` scales them), global average pooling,
+    then a linear layer and batch-norm to the embedding."""
 
-    def __init__(self, in_channels: int = 3, embedding_dim: int = 128, width: int = 64) -> None:
+    def __init__(self, in_channels: int = 3, embedding_dim: int = 128, width: int = 64, stem_stride: int = 1) -> None:
         super().__init__()
         widths = [width, width * 2, width * 4, width * 8]
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False),
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, stem_stride, 1, bias=False),
                                   nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
         layers, cin = [], widths[0]
         for i, cout in enumerate(widths):
