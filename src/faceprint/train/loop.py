@@ -20,7 +20,7 @@ from faceprint.eval import metrics
 from faceprint.train.backbones.factory import chip_kind, create_backbone
 from faceprint.train.config import TrainConfig
 from faceprint.train.data import Augment, augment_batch, load_folder, relabel, split
-from faceprint.train.heads import make_head
+from faceprint.train.heads import MarginHead, make_head
 from faceprint.train.losses import margin_cross_entropy, triplet_loss
 from faceprint.train.miners import batch_hard, semi_hard
 from faceprint.train.sampler import PKSampler
@@ -89,28 +89,33 @@ class Trainer:
         if config.threads:
             torch.set_num_threads(config.threads)
         self.rng = np.random.default_rng(config.seed)
+        # the backbone decides the input (dlib's network is 150x150 RGB whatever the config says)
+        self.model, self.info = create_backbone(config.backbone, config.input_size, config.channels,
+                                                config.embedding_dim, width=config.width)
+        size, channels = self.info.input_size, self.info.channels
         align = None if config.align == "none" else config.align
         if align == "auto":
-            align = chip_kind(config.backbone, config.input_size)
-        data = load_folder(Path(config.data), config.input_size, config.channels, config.max_per_identity,
+            align = chip_kind(config.backbone, size)
+        data = load_folder(Path(config.data), size, channels, config.max_per_identity,
                            config.max_identities, align=align, detector=config.detector, progress=self.progress)
         self.skipped = list(data.skipped)
         # with a validation folder of the same people, validation is closed-set identification
         # (the head's accuracy) besides verification; otherwise a split of ``data``
         self.closed_set = bool(config.val_data) or config.split == "ratio"
         if config.val_data:
-            val = load_folder(Path(config.val_data), config.input_size, config.channels, align=align,
+            val = load_folder(Path(config.val_data), size, channels, align=align,
                               detector=config.detector, progress=self.progress)
             self.skipped += val.skipped
             self.train_set, self.val_set = data, relabel(val, data.names)
         else:
             self.train_set, self.val_set = split(data, config.val_fraction, config.split, config.seed)
-        self.model, self.info = create_backbone(config.backbone, config.input_size, config.channels,
-                                                config.embedding_dim, width=config.width)
         self.head = None
         if config.loss != "triplet":
             self.head = make_head(config.loss, self.info.embedding_dim, len(self.train_set.names),
                                   config.scale, config.margin)
+            imprint = config.backbone == "dlib_resnet" if config.imprint is None else config.imprint
+            if imprint and isinstance(self.head, MarginHead):
+                self._imprint_head()
         trainable = freeze_all_but(self.model, config.train_only)
         groups = [{"params": trainable, "lr": config.lr * config.backbone_lr_factor}]
         if self.head is not None:
@@ -132,6 +137,17 @@ class Trainer:
         self.best = -1.0
         self.stale = 0
         self.history: list[dict[str, Any]] = []
+
+    @torch.no_grad()
+    def _imprint_head(self) -> None:
+        """Start each class weight at its identity's mean unit embedding, so fine-tuning a
+        pretrained backbone begins from a sensible classifier instead of random weights whose
+        large early gradients wreck the pretrained features."""
+        vectors = torch.from_numpy(embed_set(self.model, self.train_set.images))
+        labels = torch.from_numpy(self.train_set.labels).long()
+        centres = torch.zeros_like(self.head.weight).index_add_(0, labels, vectors)
+        self.head.weight.copy_(F.normalize(centres))
+        self.progress(f"head initialised from the mean embedding of each of {len(self.train_set.names)} identities")
 
     # -- checkpoints -------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
