@@ -80,3 +80,24 @@ def test_a_photo_without_a_face_is_skipped_and_reported(data_dir, tmp_path, monk
     assert len(data.labels) == 4
     assert len(data.skipped) == 2
     assert any("no face" in s for s in data.skipped) and any("truncated.jpg" in s for s in data.skipped)
+
+
+def test_dlib_fine_tuning_starts_from_dlib_itself(data_dir, tmp_path, monkeypatch):
+    """dlib's network gets its own 150x150 chips whatever input_size says, and the margin head
+    starts at each identity's mean embedding: before any step it names the val photos right."""
+    from faceprint.errors import BadInput
+    from faceprint.train.config import TrainConfig
+    from faceprint.train.loop import Trainer, freeze_all_but
+
+    monkeypatch.setenv("FACEPRINT_HOME", str(tmp_path / "home"))
+    root = data_dir / "five_celebrity"
+    settings = [f"data={root / 'train'}", f"val_data={root / 'val'}", "align=auto", f"output={tmp_path / 'run'}",
+                "backbone=dlib_resnet", "input_size=112", "loss=am_softmax", "margin=0.05", "train_only=fc",
+                "epochs=0", "threads=2"]
+    trainer = Trainer(TrainConfig.load(None, settings))
+    assert trainer.train_set.images.shape[1:] == (150, 150, 3)
+    assert trainer.validate()["val_identification_accuracy"] >= 0.96
+    trainable = [name for name, p in trainer.model.named_parameters() if p.requires_grad]
+    assert trainable == ["fc.weight"]
+    with pytest.raises(BadInput, match="matches no parameter"):
+        freeze_all_but(trainer.model, "no_such_layer")

@@ -3,6 +3,7 @@ resumes, the model exports to ONNX (equal to PyTorch) and embeds a real face thr
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import numpy as np
@@ -53,6 +54,15 @@ def test_train_resume_export_embed(tiny_set, tmp_path, astronaut):
     assert parity(out / "best.pt", onnx_path, chips) <= 1e-4
     (emb,) = faceprint.embed(astronaut, model=str(onnx_path))
     assert emb.vector.shape == (128,) and np.linalg.norm(emb.vector) == pytest.approx(1.0, abs=1e-5)
+
+    # a model given by path is cached by its file: re-exported, its old vectors are not reused
+    from faceprint.pipeline.batch import EmbeddingCache
+    from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
+
+    before = EmbeddingCache(Pipeline(PipelineConfig(model=str(onnx_path)))).path
+    stat = onnx_path.stat()
+    os.utime(onnx_path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert EmbeddingCache(Pipeline(PipelineConfig(model=str(onnx_path)))).path != before
 
 
 def test_triplet_and_arcface_losses_train(tiny_set, tmp_path):

@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 
 from faceprint.errors import FaceprintError
 from faceprint.images import load_image
-from faceprint.pipeline.detect import detect_faces, nearest_center
+from faceprint.pipeline.detect import nearest_center
 from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
 
 
@@ -32,8 +32,7 @@ def stage_timings(files: Sequence[Path], config: PipelineConfig,
         t1 = time.perf_counter()
         raw = pipe.detector(image)
         t2 = time.perf_counter()
-        detections = detect_faces(image, lambda _: raw, pipe.config.detector,
-                                  averaged_landmarks=pipe.config.averaged_landmarks)
+        detections = pipe.detect(image, faces=raw)
         if detections:
             chosen = detections[nearest_center(detections, image.shape)]
             chips.append(pipe.embedder.prepare(image, chosen))

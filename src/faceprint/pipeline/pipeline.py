@@ -11,6 +11,7 @@ import numpy as np
 
 from faceprint import registry
 from faceprint.errors import NoFace
+from faceprint.models.detectors import RawFace
 from faceprint.pipeline.detect import detect_faces, nearest_center
 from faceprint.pipeline.embed import ChipEmbedder, FusedEmbedder
 from faceprint.types import Detection, Embedding
@@ -70,8 +71,11 @@ class Pipeline:
                                               flip, jitter)
         return self._embedder
 
-    def detect(self, image: np.ndarray, landmarks: int = 5) -> list[Detection]:
-        return detect_faces(image, self.detector, self.config.detector, landmarks,
+    def detect(self, image: np.ndarray, landmarks: int = 5, faces: Sequence[RawFace] | None = None) -> list[Detection]:
+        """Faces with landmarks; ``faces``, the detector's output computed already (for timing
+        the stages apart), skips running the detector again."""
+        detector = self.detector if faces is None else (lambda _: faces)
+        return detect_faces(image, detector, self.config.detector, landmarks,
                             self.config.min_face_size, self.config.max_faces, self.config.averaged_landmarks)
 
     def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> list[Embedding]:
