@@ -88,6 +88,7 @@ def main() -> None:
         "detector": pipeline.config.detector,
         "flip": pipeline.config.flip,
         "averaged_landmarks": pipeline.config.averaged_landmarks,
+        "mirror_align": pipeline.config.mirror_align,
         "date": date.today().isoformat(),
         "command": f"python scripts/calibrate_default_threshold.py --model {args.model}",
     })

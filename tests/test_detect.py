@@ -81,3 +81,29 @@ def test_landmarks_are_averaged_over_perturbed_boxes_by_default(lfw):
     np.testing.assert_array_equal(one_pass.landmarks, landmarks.predict(image, box))
     gap = np.abs(face.landmarks - one_pass.landmarks).max()
     assert 0 < gap < 3.0  # a refinement of the same points, not other points
+
+
+def test_mirrored_chip_is_the_mirrored_face_aligned_in_its_own_right(astronaut):
+    """align_chip(mirror=True) cuts, from the image itself, the chip that aligning the mirrored
+    image would give; for dlib's asymmetric template that is not the plain chip flipped."""
+    from faceprint.images import load_image
+    from faceprint.pipeline.align import align_chip
+    from faceprint.types import Detection
+
+    image = load_image(astronaut)
+    (face,) = faceprint.detect(image, score_threshold=0.5)
+    width = image.shape[1]
+    dlib_points = face.landmarks[[2, 3, 0, 1, 4]] * [-1, 1] + [width - 1, 0]
+    keypoints = face.keypoints[[1, 0, 2, 4, 3]] * [-1, 1] + [width - 1, 0]
+    mirrored_face = Detection(face.box, face.score, dlib_points, keypoints=keypoints)
+    mirrored_image = np.ascontiguousarray(image[:, ::-1])
+    for kind in ("dlib150", "arcface112", "facenet160"):
+        ours = align_chip(image, face, kind, mirror=True).image.astype(int)
+        if kind == "facenet160":
+            reference = align_chip(image, face, kind).image[:, ::-1].astype(int)
+        else:
+            reference = align_chip(mirrored_image, mirrored_face, kind).image.astype(int)
+        # the same samples, summed in another order: at most a grey level where truncation tips
+        assert np.abs(ours - reference).max() <= 1 and np.mean(ours != reference) < 0.01, kind
+    flipped = align_chip(image, face, "dlib150").image[:, ::-1].astype(int)
+    assert np.abs(align_chip(image, face, "dlib150", mirror=True).image - flipped).mean() > 2.0

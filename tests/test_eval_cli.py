@@ -33,26 +33,27 @@ def pair_csv(lfw, tmp_path_factory):
 def test_eval_pairs_report(tmp_path, lfw, pair_csv):
     report = tmp_path / "report"
     out = run(tmp_path, "eval", "pairs", pair_csv, "--root", lfw, "--report", report, "--workers", "1",
-              "--compare-flip")
+              "--compare", "flip", "--compare", "mirror")
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    flip = doc["runs"]["dlib+flip"]
+    assert set(doc["runs"]) == {"dlib", "dlib-no-flip", "dlib+flipped-chip"}
+    flip = doc["runs"]["dlib"]
     assert flip["pairs"] == 60 and flip["matched_pairs"] == 30 and flip["folds"] == 10
     assert 0.9 <= flip["accuracy_mean"] <= 1.0 and 0.95 <= flip["roc_auc"] <= 1.0
     assert len(flip["fold_thresholds"]) == 10 and all(0.2 < t < 0.8 for t in flip["fold_thresholds"])
-    assert doc["comparisons"][0]["b"] == "dlib"
+    assert [c["b"] for c in doc["comparisons"]] == ["dlib-no-flip", "dlib+flipped-chip"]
     for name in ("report.md", "metrics.json", "roc.png", "det.png", "distances.png"):
         assert (report / name).stat().st_size > 0, name
     assert "accuracy" in (report / "report.md").read_text()
     # the embeddings were cached by content; a second run reads them back and agrees
     cached = list((tmp_path / "home" / "cache" / "embeddings").glob("dlib-*.npz"))
-    assert len(cached) == 2  # one per configuration: flip and no flip
+    assert len(cached) == 3  # one per configuration: default, no flip, flipped chip
     import numpy as np
 
     assert len(np.load(cached[0])["keys"]) == len({p for line in pair_csv.read_text().splitlines()[1:]
                                                      for p in line.split(",")[:2]})
     again = run(tmp_path, "eval", "pairs", pair_csv, "--root", lfw, "--workers", "1")
-    assert json.loads(again.stdout)["runs"]["dlib+flip"]["accuracy_mean"] == flip["accuracy_mean"]
+    assert json.loads(again.stdout)["runs"]["dlib"]["accuracy_mean"] == flip["accuracy_mean"]
 
 
 def test_eval_ident_five_celebrity(tmp_path, data_dir):

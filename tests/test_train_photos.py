@@ -99,5 +99,7 @@ def test_dlib_fine_tuning_starts_from_dlib_itself(data_dir, tmp_path, monkeypatc
     assert trainer.validate()["val_identification_accuracy"] >= 0.96
     trainable = [name for name, p in trainer.model.named_parameters() if p.requires_grad]
     assert trainable == ["fc.weight"]
+    result = trainer.fit()  # epochs=0: the untouched pretrained model is the best so far
+    assert result["best"] >= 0.96 and (tmp_path / "run" / "best.pt").exists()
     with pytest.raises(BadInput, match="matches no parameter"):
         freeze_all_but(trainer.model, "no_such_layer")

@@ -15,33 +15,43 @@ app = typer.Typer(help="Measure accuracy: LFW View 2, any pair list, identificat
 
 ModelsOpt = typer.Option(["dlib"], "--model", "-m", help="Model to evaluate; repeat to compare side by side.")
 DetectorOpt = typer.Option(None, "--detector", "-d", help="yunet (default), hog or cnn.")
-CompareFlipOpt = typer.Option(False, "--compare-flip", help="Also run each model without flip averaging.")
+CompareOpt = typer.Option(
+    [], "--compare", "-c",
+    help="Also run each model without one of the default steps, to see what it adds (with McNemar's test); "
+         "repeatable. flip: no flip averaging; landmarks: one landmark pass instead of the mean over seven "
+         "perturbed boxes; mirror: the flip view is the aligned chip flipped instead of the mirrored face "
+         "aligned in its own right.")
 ReportOpt = typer.Option(None, "--report", help="Write report.md, metrics.json and plots to this folder.")
 WorkersOpt = typer.Option(2, "--workers", help="Processes embedding in parallel (one per core is best).")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Recompute embeddings instead of reusing cached ones.")
 JitterOpt = typer.Option(0, "--jitter", help="Also average N perturbed copies of each face (slower).")
-CompareLandmarksOpt = typer.Option(False, "--compare-landmarks", help="Also run each model with one landmark "
-                                   "pass instead of the mean over seven perturbed boxes (the default).")
+# --compare NAME: the run's name suffix and the config change that leaves that step out
+ABLATIONS = {
+    "flip": ("-no-flip", {"flip": False}),
+    "landmarks": ("+one-landmark-pass", {"averaged_landmarks": False}),
+    "mirror": ("+flipped-chip", {"mirror_align": False}),
+}
 
 
-def _runs(models: list[str], detector: Optional[str], compare_flip: bool, jitter: int,
-          compare_landmarks: bool = False):
+def _runs(models: list[str], detector: Optional[str], compare: list[str], jitter: int):
     from faceprint.pipeline.pipeline import PipelineConfig
 
+    unknown = sorted(set(compare) - set(ABLATIONS))
+    if unknown:
+        fail(f"--compare {', '.join(unknown)}: choose from {', '.join(ABLATIONS)}")
     suffix = f"+jitter{jitter}" if jitter else ""
     runs = []
     for model in models:
         config = PipelineConfig(detector=detector or "", model=model, flip=True, jitter=jitter)
-        runs.append((f"{model}+flip{suffix}", config))
-        if compare_flip:
-            runs.append((f"{model}{suffix}", replace(config, flip=False)))
-        if compare_landmarks:
-            runs.append((f"{model}+flip{suffix}+one-landmark-pass", replace(config, averaged_landmarks=False)))
+        runs.append((f"{model}{suffix}", config))
+        for name in compare:
+            label, change = ABLATIONS[name]
+            runs.append((f"{model}{suffix}{label}", replace(config, **change)))
     return runs
 
 
-def _evaluate_pairs(pairs, title: str, models, detector, compare_flip, report, workers, no_cache,
-                    jitter: int = 0, compare_landmarks: bool = False) -> None:
+def _evaluate_pairs(pairs, title: str, models, detector, compare, report, workers, no_cache,
+                    jitter: int = 0) -> None:
     from faceprint.eval import metrics
     from faceprint.eval.report import write_verification_report
     from faceprint.eval.summary import fold_correct, summarize
@@ -50,7 +60,7 @@ def _evaluate_pairs(pairs, title: str, models, detector, compare_flip, report, w
 
     results = []
     n_images = len({p.first for p in pairs} | {p.second for p in pairs})
-    for name, config in _runs(models, detector, compare_flip, jitter, compare_landmarks):
+    for name, config in _runs(models, detector, compare, jitter):
         with progress_bar(n_images, f"embedding ({name})") as advance:
             scores = score_pairs(Pipeline(config), pairs, use_cache=not no_cache, progress=advance,
                                  workers=workers)
@@ -70,12 +80,11 @@ def _evaluate_pairs(pairs, title: str, models, detector, compare_flip, report, w
 def lfw(
     models: list[str] = ModelsOpt,
     detector: Optional[str] = DetectorOpt,
-    compare_flip: bool = CompareFlipOpt,
+    compare: list[str] = CompareOpt,
     report: Optional[Path] = ReportOpt,
     workers: int = WorkersOpt,
     no_cache: bool = NoCacheOpt,
     jitter: int = JitterOpt,
-    compare_landmarks: bool = CompareLandmarksOpt,
     lfw_dir: Optional[Path] = typer.Option(None, "--lfw", help="LFW folder (default: $FACEPRINT_DATA/lfw)."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
@@ -90,8 +99,8 @@ def lfw(
         if root is None or not (root / "pairs.txt").exists():
             fail("LFW not found: pass --lfw DIR (holding pairs.txt) or set FACEPRINT_DATA")
         pairs = read_lfw_pairs(root / "pairs.txt", root)
-        _evaluate_pairs(pairs, "LFW View 2 (pairs.txt, 10 folds)", models, detector, compare_flip, report,
-                        workers, no_cache, jitter, compare_landmarks)
+        _evaluate_pairs(pairs, "LFW View 2 (pairs.txt, 10 folds)", models, detector, compare, report,
+                        workers, no_cache, jitter)
 
 
 @app.command()
@@ -102,12 +111,11 @@ def pairs(
     folds: int = typer.Option(10, "--folds", help="Folds for a CSV (LFW files carry their own)."),
     models: list[str] = ModelsOpt,
     detector: Optional[str] = DetectorOpt,
-    compare_flip: bool = CompareFlipOpt,
+    compare: list[str] = CompareOpt,
     report: Optional[Path] = ReportOpt,
     workers: int = WorkersOpt,
     no_cache: bool = NoCacheOpt,
     jitter: int = JitterOpt,
-    compare_landmarks: bool = CompareLandmarksOpt,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Evaluate any pair list with the same k-fold protocol and metrics as `eval lfw`."""
@@ -123,8 +131,8 @@ def pairs(
             pair_list = read_lfw_pairs(pairs_file, root)
         if not pair_list:
             fail(f"{pairs_file}: no pairs")
-        _evaluate_pairs(pair_list, f"Pairs: {pairs_file.name}", models, detector, compare_flip, report,
-                        workers, no_cache, jitter, compare_landmarks)
+        _evaluate_pairs(pair_list, f"Pairs: {pairs_file.name}", models, detector, compare, report,
+                        workers, no_cache, jitter)
 
 
 @app.command()

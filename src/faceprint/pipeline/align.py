@@ -101,10 +101,36 @@ def warp(image: np.ndarray, chip_to_image: np.ndarray, size: tuple[int, int]) ->
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def dlib_chip(image: np.ndarray, detection: Detection, size: int = 150, padding: float = 0.25) -> FaceChip:
-    """dlib's face chip for the detection's 5 landmarks."""
-    m = _dlib_chip_to_image(np.asarray(detection.landmarks, np.float64), size, padding)
-    return FaceChip(extract(image, m, (size, size)), detection, f"dlib{size}")
+# A mirror swaps the face's sides: these orders keep each point's meaning after x -> width - 1 - x.
+_DLIB5_MIRROR_ORDER = [2, 3, 0, 1, 4]
+_KEYPOINTS_MIRROR_ORDER = [1, 0, 2, 4, 3]
+
+
+def _mirror_points(points: np.ndarray, width: int, order: list[int]) -> np.ndarray:
+    mirrored = np.asarray(points, np.float64)[order].copy()
+    mirrored[:, 0] = width - 1 - mirrored[:, 0]
+    return mirrored
+
+
+def _from_mirror(chip_to_mirrored: np.ndarray, width: int) -> np.ndarray:
+    """A chip -> mirrored-image map composed with the mirror: it cuts the same chip straight from
+    the image, without copying a mirrored image."""
+    flip = np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0]])
+    return flip @ np.vstack([chip_to_mirrored, [0.0, 0.0, 1.0]])
+
+
+def dlib_chip(image: np.ndarray, detection: Detection, size: int = 150, padding: float = 0.25,
+              mirror: bool = False) -> FaceChip:
+    """dlib's face chip for the detection's 5 landmarks; with ``mirror``, the chip of the mirrored
+    image, aligned to the template in its own right (dlib's template is not left-right symmetric,
+    so this is not the plain chip flipped: there the eyes land about 2 px off the template)."""
+    points = np.asarray(detection.landmarks, np.float64)
+    if not mirror:
+        return FaceChip(extract(image, _dlib_chip_to_image(points, size, padding), (size, size)), detection,
+                        f"dlib{size}")
+    width = image.shape[1]
+    m = _dlib_chip_to_image(_mirror_points(points, width, _DLIB5_MIRROR_ORDER), size, padding)
+    return FaceChip(extract(image, _from_mirror(m, width), (size, size)), detection, f"dlib{size}")
 
 
 def extract(image: np.ndarray, chip_to_image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -122,13 +148,17 @@ def extract(image: np.ndarray, chip_to_image: np.ndarray, size: tuple[int, int])
 
 
 def template_chip(image: np.ndarray, detection: Detection, template: np.ndarray, size: tuple[int, int],
-                  kind: str) -> FaceChip:
+                  kind: str, mirror: bool = False) -> FaceChip:
     """Warp the detector's own 5 keypoints (eyes, nose tip, mouth corners) onto a template in chip
-    pixels, e.g. ARCFACE_112_TEMPLATE."""
+    pixels, e.g. ARCFACE_112_TEMPLATE; ``mirror`` as in ``dlib_chip``."""
     if detection.keypoints is None:
         raise BadInput(f"{kind} alignment needs eye/nose/mouth keypoints: use the yunet detector")
-    m = similarity_transform(template, np.asarray(detection.keypoints, np.float64))
-    return FaceChip(extract(image, m, size), detection, kind)
+    points = np.asarray(detection.keypoints, np.float64)
+    if not mirror:
+        return FaceChip(extract(image, similarity_transform(template, points), size), detection, kind)
+    width = image.shape[1]
+    m = similarity_transform(template, _mirror_points(points, width, _KEYPOINTS_MIRROR_ORDER))
+    return FaceChip(extract(image, _from_mirror(m, width), size), detection, kind)
 
 
 def facenet_chip(image: np.ndarray, detection: Detection, size: int = 160, margin: float = 32.0) -> FaceChip:
@@ -149,14 +179,16 @@ def facenet_chip(image: np.ndarray, detection: Detection, size: int = 160, margi
     return FaceChip(chip, detection, f"facenet{size}")
 
 
-def align_chip(image: np.ndarray, detection: Detection, kind: str) -> FaceChip:
-    """Align one detection to the chip ``kind`` names: dlib150, facenet160 or arcface112."""
-    if kind == "dlib150":
-        return dlib_chip(image, detection, 150, 0.25)
+def align_chip(image: np.ndarray, detection: Detection, kind: str, mirror: bool = False) -> FaceChip:
+    """Align one detection to the chip ``kind`` names: dlib150, facenet160 or arcface112.
+
+    ``mirror``: the chip of the mirrored face, aligned to the template in its own right (the view
+    that flip averaging embeds next to the chip)."""
     if kind == "facenet160":
-        return facenet_chip(image, detection, 160)
+        chip = facenet_chip(image, detection, 160)  # a box crop: its mirror is the chip flipped
+        return FaceChip(np.ascontiguousarray(chip.image[:, ::-1]), detection, kind) if mirror else chip
     if kind == "arcface112":
-        return template_chip(image, detection, ARCFACE_112_TEMPLATE, (112, 112), kind)
+        return template_chip(image, detection, ARCFACE_112_TEMPLATE, (112, 112), kind, mirror)
     if kind.startswith("dlib") and kind[4:].isdigit():
-        return dlib_chip(image, detection, int(kind[4:]), 0.25)
+        return dlib_chip(image, detection, int(kind[4:]), 0.25, mirror)
     raise BadInput(f"unknown alignment {kind!r}; use dlib150 (or dlibN), facenet160 or arcface112")

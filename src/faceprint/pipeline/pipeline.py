@@ -32,6 +32,7 @@ class PipelineConfig:
     flip: bool = True
     jitter: int = 0
     averaged_landmarks: bool = True
+    mirror_align: bool = True  # flip view: the mirrored face aligned in its own right (embed.ChipEmbedder)
 
     def resolved(self) -> "PipelineConfig":
         return self if self.detector else replace(self, detector=registry.default_detector())
@@ -61,14 +62,13 @@ class Pipeline:
     def embedder(self) -> ChipEmbedder | FusedEmbedder:
         """The model's embedder (networks load on first use)."""
         if self._embedder is None:
-            flip, jitter = self.config.flip, self.config.jitter
+            views = (self.config.flip, self.config.jitter, self.config.mirror_align)
             if self.spec.members:
-                members = [ChipEmbedder(registry.create_embedder(name), registry.embedder_spec(name).align,
-                                        flip, jitter) for name in self.spec.members]
+                members = [ChipEmbedder(registry.create_embedder(name), registry.embedder_spec(name).align, *views)
+                           for name in self.spec.members]
                 self._embedder = FusedEmbedder(members, self.spec.fusion_weights)
             else:
-                self._embedder = ChipEmbedder(registry.create_embedder(self.config.model), self.spec.align,
-                                              flip, jitter)
+                self._embedder = ChipEmbedder(registry.create_embedder(self.config.model), self.spec.align, *views)
         return self._embedder
 
     def detect(self, image: np.ndarray, landmarks: int = 5, faces: Sequence[RawFace] | None = None) -> list[Detection]:

@@ -236,6 +236,10 @@ class Trainer:
             before = self.validate()
             self.history.append({"epoch": 0, "train_loss": float("nan"), **before, "seconds": 0.0})
             self.progress(f"epoch 0: {self.monitor} {before[self.monitor]:.4f} (before training)")
+            if self.info.pretrained:
+                # fine-tuning must beat the untouched pretrained model to replace it as best.pt
+                self.best = before[self.monitor]
+                torch.save(self.state(), self.out / "best.pt")
         while self.epoch < self.config.epochs and self.stale < self.config.patience:
             start = time.perf_counter()
             loss = self.train_epoch()

@@ -13,6 +13,7 @@ class BackboneInfo:
     channels: int
     embedding_dim: int
     align: str  # the chip the pipeline cuts for it at inference
+    pretrained: bool = False  # starts from trained weights (then epoch 0 is a candidate for best)
 
 
 BACKBONES = ("dlib_resnet", "inception_resnet_v1", "resnet18", "small_cnn")
@@ -36,7 +37,7 @@ def create_backbone(name: str, input_size: int = 112, channels: int = 3, embeddi
 
         if not pretrained:
             raise ValueError("dlib_resnet is built from dlib's weights: use pretrained=true")
-        return DlibResNet.from_dat(), BackboneInfo(150, 3, 128, "dlib150")
+        return DlibResNet.from_dat(), BackboneInfo(150, 3, 128, "dlib150", pretrained=True)
     align = chip_kind(name, input_size)
     if name == "inception_resnet_v1":
         from faceprint.train.backbones.inception_resnet import InceptionResNetV1
