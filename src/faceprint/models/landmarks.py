@@ -28,7 +28,9 @@ def predict(image: np.ndarray, box: tuple[float, float, float, float], points: i
 # The box and six perturbations of it: shifts of 3 % of its size left/right/up/down and scales
 # of 0.95 and 1.05. dlib's regression-tree predictors start from the box, so each start lands a
 # little differently; the mean of the seven shapes is steadier. Measured on LFW View 2 with dlib's
-# network (docs/lfw_view2): 61 -> 57 errors alone, 38 -> 34 fused with MobileFaceNet.
+# network, with the aligned chip flipped for the flip view: 61 -> 57 errors alone, 38 -> 34 fused with
+# MobileFaceNet. With the mirrored face aligned in its own right (the default since), 49 -> 50 alone
+# (docs/lfw_view2_dlib_steps).
 _PERTURBATIONS = ((0.0, 0.0, 1.0), (0.03, 0.0, 1.0), (-0.03, 0.0, 1.0), (0.0, 0.03, 1.0), (0.0, -0.03, 1.0),
                   (0.0, 0.0, 1.05), (0.0, 0.0, 0.95))
 

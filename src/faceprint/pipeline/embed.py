@@ -70,7 +70,7 @@ class ChipEmbedder:
     ``mirror_align``: the flip view is the mirrored face aligned to the template in its own right
     (``align_chip(..., mirror=True)``) rather than the chip flipped. dlib's template is not
     symmetric, so a flipped dlib chip has its eyes about 2 px off where the network expects them;
-    measured on LFW View 2 with dlib's network, 57 -> 50 errors (docs/lfw_view2).
+    measured on LFW View 2 with dlib's network, 57 -> 50 errors (docs/lfw_view2_dlib_steps).
     """
 
     def __init__(self, network: Callable[[np.ndarray], np.ndarray], align: str, flip: bool = True,
