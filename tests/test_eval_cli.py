@@ -84,3 +84,17 @@ def test_bench_command(tmp_path, lfw):
     doc = json.loads(out.stdout)
     assert doc["images"] == 8 and doc["faces_embedded"] == 8 and doc["images_per_second"] > 0
     assert set(doc["ms_per_image"]) == {"decode", "detect", "landmarks+align", "embed"}
+
+
+def test_pairs_without_folds_are_dealt_into_ten_mixed_folds(lfw, pair_csv):
+    """View 1 files and CSVs carry no folds: each of the ten must hold both kinds of pair, or a
+    fold would be scored with a threshold fitted on itself (one fold) or on one class only."""
+    from collections import Counter
+
+    from faceprint.eval.protocols import read_csv_pairs, read_lfw_pairs
+
+    view1 = read_lfw_pairs(lfw / "pairsDevTest.txt")
+    assert Counter((p.fold, p.same) for p in view1) == {(f, s): 50 for f in range(10) for s in (True, False)}
+    csv_pairs = read_csv_pairs(pair_csv)  # 30 matched rows, then 30 mismatched
+    assert Counter((p.fold, p.same) for p in csv_pairs) == {(f, s): 3 for f in range(10) for s in (True, False)}
+    assert len({p.fold for p in read_lfw_pairs(lfw / "pairs.txt")}) == 10  # View 2 keeps its own

@@ -108,7 +108,7 @@ def pairs(
     pairs_file: Path = typer.Argument(..., help="LFW-format pairs file, or a CSV of img1,img2,same."),
     root: Optional[Path] = typer.Option(None, "--root", help="Folder the image paths are relative to "
                                         "(default: the pairs file's folder)."),
-    folds: int = typer.Option(10, "--folds", help="Folds for a CSV (LFW files carry their own)."),
+    folds: int = typer.Option(10, "--folds", help="Folds a CSV is dealt into (LFW View 2 files carry their own; View 1 files are dealt into 10)."),
     models: list[str] = ModelsOpt,
     detector: Optional[str] = DetectorOpt,
     compare: list[str] = CompareOpt,

@@ -21,12 +21,17 @@ def lfw_image(root: Path, name: str, number: int) -> Path:
     return root / name / f"{name}_{number:04d}.jpg"
 
 
+# pairs without folds of their own (View 1 files, CSVs) are dealt into this many
+DEALT_FOLDS = 10
+
+
 def read_lfw_pairs(pairs_file: Path, root: Path | None = None) -> list[Pair]:
     """Parse an LFW pairs file.
 
     View 2 (``pairs.txt``) starts with ``folds<TAB>n`` and has, per fold, n matched then n
-    mismatched lines; View 1 files start with a single count. Matched: ``name i j``;
-    mismatched: ``name1 i name2 j``.
+    mismatched lines; View 1 files start with a single count and have no folds: their pairs are
+    dealt into 10 (as a CSV's), so that no pair is judged by a threshold fitted on itself.
+    Matched: ``name i j``; mismatched: ``name1 i name2 j``.
     """
     pairs_file = Path(pairs_file)
     root = Path(root) if root is not None else pairs_file.parent
@@ -39,7 +44,7 @@ def read_lfw_pairs(pairs_file: Path, root: Path | None = None) -> list[Pair]:
                        f"found {len(body)} lines")
     pairs = []
     for index, fields in enumerate(body):
-        fold = index // (2 * per_fold)
+        fold = index // (2 * per_fold) if folds > 1 else index % DEALT_FOLDS
         if len(fields) == 3:
             name, i, j = fields
             pairs.append(Pair(lfw_image(root, name, int(i)), lfw_image(root, name, int(j)), True, fold))
@@ -51,9 +56,10 @@ def read_lfw_pairs(pairs_file: Path, root: Path | None = None) -> list[Pair]:
     return pairs
 
 
-def read_csv_pairs(csv_file: Path, root: Path | None = None, folds: int = 10) -> list[Pair]:
+def read_csv_pairs(csv_file: Path, root: Path | None = None, folds: int = DEALT_FOLDS) -> list[Pair]:
     """Parse ``img1,img2,same`` rows (header optional; same is 1/0/true/false), paths relative to
-    ``root`` (default: the CSV's folder). Rows are dealt into ``folds`` folds in order."""
+    ``root`` (default: the CSV's folder). Rows are dealt into ``folds`` folds like cards (row i to
+    fold i mod folds), so a file listing its matched pairs first still gets mixed folds."""
     csv_file = Path(csv_file)
     root = Path(root) if root is not None else csv_file.parent
     pairs = []
@@ -69,5 +75,4 @@ def read_csv_pairs(csv_file: Path, root: Path | None = None, folds: int = 10) ->
             if flag not in ("1", "0", "true", "false", "yes", "no"):
                 raise BadInput(f"{csv_file}: third column must be 1/0 or true/false, got {row[2]!r}")
             pairs.append(Pair(root / row[0].strip(), root / row[1].strip(), flag in ("1", "true", "yes")))
-    n = len(pairs)
-    return [Pair(p.first, p.second, p.same, i * folds // max(n, 1)) for i, p in enumerate(pairs)]
+    return [Pair(p.first, p.second, p.same, i % folds) for i, p in enumerate(pairs)]

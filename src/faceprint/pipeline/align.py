@@ -8,6 +8,7 @@ with a margin; ``template_chip`` warps onto any 5-point template (e.g. ArcFace 1
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -93,7 +94,10 @@ def warp(image: np.ndarray, chip_to_image: np.ndarray, size: tuple[int, int]) ->
     fx, fy = (px - floor_x)[..., None], (py - floor_y)[..., None]
     flat = image.reshape(rows * cols, -1)
     index = top * cols + left
-    pixel = lambda offset: np.take(flat, index + offset, axis=0)  # noqa: E731  (4x faster than flat[i])
+
+    def pixel(offset: int) -> np.ndarray:
+        return np.take(flat, index + offset, axis=0)  # same values as flat[index + offset], faster
+
     # double precision, as dlib: float32 changes about one pixel in 500 by one grey level
     gx = 1 - fx
     upper = gx * pixel(0) + fx * pixel(1)
@@ -121,18 +125,24 @@ def _from_mirror(chip_to_mirrored: np.ndarray, width: int) -> np.ndarray:
     return flip @ np.vstack([chip_to_mirrored, [0.0, 0.0, 1.0]])
 
 
+def _cut(image: np.ndarray, points: np.ndarray, to_image: Callable[[np.ndarray], np.ndarray],
+         size: tuple[int, int], mirror: bool, mirror_order: list[int]) -> np.ndarray:
+    """The chip that ``to_image`` (points -> chip->image map) gives for ``points``; with ``mirror``,
+    the chip the mirrored image would give for the mirrored points, cut straight from ``image``."""
+    if not mirror:
+        return extract(image, to_image(np.asarray(points, np.float64)), size)
+    width = image.shape[1]
+    return extract(image, _from_mirror(to_image(_mirror_points(points, width, mirror_order)), width), size)
+
+
 def dlib_chip(image: np.ndarray, detection: Detection, size: int = 150, padding: float = 0.25,
               mirror: bool = False) -> FaceChip:
     """dlib's face chip for the detection's 5 landmarks; with ``mirror``, the chip of the mirrored
     image, aligned to the template in its own right (dlib's template is not left-right symmetric,
     so this is not the plain chip flipped: there the eyes land about 2 px off the template)."""
-    points = np.asarray(detection.landmarks, np.float64)
-    if not mirror:
-        return FaceChip(extract(image, _dlib_chip_to_image(points, size, padding), (size, size)), detection,
-                        f"dlib{size}")
-    width = image.shape[1]
-    m = _dlib_chip_to_image(_mirror_points(points, width, _DLIB5_MIRROR_ORDER), size, padding)
-    return FaceChip(extract(image, _from_mirror(m, width), (size, size)), detection, f"dlib{size}")
+    chip = _cut(image, detection.landmarks, lambda p: _dlib_chip_to_image(p, size, padding), (size, size), mirror,
+                _DLIB5_MIRROR_ORDER)
+    return FaceChip(chip, detection, f"dlib{size}")
 
 
 def extract(image: np.ndarray, chip_to_image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -155,12 +165,9 @@ def template_chip(image: np.ndarray, detection: Detection, template: np.ndarray,
     pixels, e.g. ARCFACE_112_TEMPLATE; ``mirror`` as in ``dlib_chip``."""
     if detection.keypoints is None:
         raise BadInput(f"{kind} alignment needs eye/nose/mouth keypoints: use the yunet detector")
-    points = np.asarray(detection.keypoints, np.float64)
-    if not mirror:
-        return FaceChip(extract(image, similarity_transform(template, points), size), detection, kind)
-    width = image.shape[1]
-    m = similarity_transform(template, _mirror_points(points, width, _KEYPOINTS_MIRROR_ORDER))
-    return FaceChip(extract(image, _from_mirror(m, width), size), detection, kind)
+    chip = _cut(image, detection.keypoints, lambda p: similarity_transform(template, p), size, mirror,
+                _KEYPOINTS_MIRROR_ORDER)
+    return FaceChip(chip, detection, kind)
 
 
 def facenet_chip(image: np.ndarray, detection: Detection, size: int = 160, margin: float = 32.0) -> FaceChip:

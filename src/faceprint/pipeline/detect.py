@@ -30,7 +30,7 @@ def detect_faces(
         min_face_size: drop faces whose box is smaller than this many pixels on its short side.
         max_faces: keep at most this many faces (highest scores).
         averaged_landmarks: the 5 points are the mean over the box and six perturbations of it
-            (``landmarks.predict_averaged``: steadier alignment for ~2 ms a face); else one pass.
+            (``landmarks.predict_averaged``: steadier alignment for ~3 ms a face); else one pass.
     """
     if landmarks not in (5, 68):
         raise BadInput(f"landmarks must be 5 or 68, not {landmarks}")

@@ -32,7 +32,7 @@ class TrainConfig:
     optimizer: str = "sgd"  # sgd | adam
     lr: float = 0.05
     backbone_lr_factor: float = 1.0  # e.g. 0.1 to fine-tune a pretrained backbone gently
-    imprint: bool | None = None  # margin-head weights from class-mean embeddings (default: for dlib_resnet)
+    imprint: bool | None = None  # margin-head weights from class-mean embeddings (default: for a pretrained backbone)
     train_only: str = ""  # comma-separated parameter-name prefixes to train (e.g. "blocks.13,fc"); the rest frozen
     weight_decay: float = 5e-4
     schedule: str = "cosine"  # cosine | step | none

@@ -113,7 +113,7 @@ class Trainer:
         if config.loss != "triplet":
             self.head = make_head(config.loss, self.info.embedding_dim, len(self.train_set.names),
                                   config.scale, config.margin)
-            imprint = config.backbone == "dlib_resnet" if config.imprint is None else config.imprint
+            imprint = self.info.pretrained if config.imprint is None else config.imprint
             if imprint and isinstance(self.head, MarginHead):
                 self._imprint_head()
         trainable = freeze_all_but(self.model, config.train_only)
