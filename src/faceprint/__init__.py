@@ -3,13 +3,13 @@
 Importing the package loads no model; models load on first use.
 """
 
-from faceprint.api import align, compare, detect, embed, embed_face, load_image, verify
+from faceprint.api import align, compare, detect, embed, embed_face, embed_many, load_image, verify
 from faceprint.errors import BadImage, FaceprintError, ModelNotAvailable, NoFace
-from faceprint.types import Box, Detection, Embedding, FaceChip, Verification
+from faceprint.types import Box, Detection, Embedding, FaceChip, ImageFaces, Verification
 
 __all__ = [
-    "align", "compare", "detect", "embed", "embed_face", "load_image", "verify",
+    "align", "compare", "detect", "embed", "embed_face", "embed_many", "load_image", "verify",
     "BadImage", "FaceprintError", "ModelNotAvailable", "NoFace",
-    "Box", "Detection", "Embedding", "FaceChip", "Verification",
+    "Box", "Detection", "Embedding", "FaceChip", "ImageFaces", "Verification",
 ]
 __version__ = "0.1.0"

@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -21,9 +21,9 @@ from faceprint.images import ImageSource, load_image
 from faceprint.pipeline.match import convert_threshold, distance
 from faceprint.pipeline.pipeline import Pipeline, PipelineConfig, get_pipeline
 from faceprint.thresholds import threshold_for
-from faceprint.types import Detection, Embedding, FaceChip, Verification
+from faceprint.types import Detection, Embedding, FaceChip, ImageFaces, Verification
 
-__all__ = ["load_image", "detect", "align", "embed", "embed_face", "verify", "compare"]
+__all__ = ["load_image", "detect", "align", "embed", "embed_many", "embed_face", "verify", "compare"]
 
 
 def _pipeline(detector: str | None, model: str, **options) -> Pipeline:
@@ -68,6 +68,41 @@ def embed(image: ImageSource, model: str = "dlib", detector: str | None = None, 
     pipe = _pipeline(detector, model, flip=flip, jitter=jitter, **options)
     rgb = load_image(image)
     return pipe.embed(rgb, pipe.detect(rgb))
+
+
+def embed_many(sources: Iterable[ImageSource], model: str = "dlib", detector: str | None = None,
+               workers: int = 1, progress: bool | Callable[[int], None] = False, batch_size: int = 32,
+               flip: bool = True, jitter: int = 0, **options) -> list[ImageFaces]:
+    """Every face of every image, embedded in batches: one ``ImageFaces`` per source, in order.
+
+    A missing, corrupt or faceless file is reported in its result (``error`` / ``problem``),
+    never raised for the whole batch.
+
+    Args:
+        sources: paths, encoded bytes or arrays.
+        workers: processes to spread the images over (each single-threaded with its own models);
+            1 runs in this process.
+        progress: True for a progress bar on stderr, or a callable given the count of images done.
+        batch_size: faces per network call.
+
+    Example:
+        >>> results = embed_many(["a.jpg", "b.jpg"], workers=2)  # doctest: +SKIP
+        >>> [(r.source, len(r.faces), r.problem) for r in results]  # doctest: +SKIP
+        [('a.jpg', 1, None), ('b.jpg', 0, 'no face found')]
+    """
+    from faceprint.pipeline.batch import embed_sources
+
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, not {workers}")
+    items = list(sources)
+    pipe = _pipeline(detector, model, flip=flip, jitter=jitter, **options)
+    if progress is True:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task("embedding", total=len(items))
+            return embed_sources(pipe, items, batch_size, lambda n: bar.advance(task, n), workers)
+    return embed_sources(pipe, items, batch_size, progress or None, workers)
 
 
 def embed_face(image: ImageSource, model: str = "dlib", detector: str | None = None, flip: bool = True,

@@ -115,3 +115,48 @@ class Verification:
             "model": self.model,
             "notes": list(self.notes),
         }
+
+
+@dataclass(frozen=True)
+class ImageFaces:
+    """Every face of one image from ``embed_many``, or why there is none.
+
+    Attributes:
+        source: the path, or ``"<index>"`` for an in-memory input.
+        faces: one embedding per face found, largest detector score first (empty if none).
+        error: why the image could not be read (missing, corrupt, too large...); None when it was.
+        sha256: hex digest of the encoded file (None for arrays and unreadable files).
+        width, height: the decoded image's size (0 when it could not be decoded).
+        signature: the pipeline settings that shaped the vectors (``PipelineConfig.signature``):
+            vectors with different signatures must never be compared.
+    """
+
+    source: str
+    faces: tuple[Embedding, ...] = ()
+    error: str | None = None
+    sha256: str | None = None
+    width: int = 0
+    height: int = 0
+    signature: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the image was read and holds at least one face."""
+        return self.error is None and bool(self.faces)
+
+    @property
+    def problem(self) -> str | None:
+        """The error, ``"no face found"``, or None."""
+        if self.error is not None:
+            return self.error
+        return None if self.faces else "no face found"
+
+    def nearest_center(self) -> Embedding:
+        """The face whose box centre is nearest the image centre (raises IndexError if none)."""
+        cx, cy = self.width / 2.0, self.height / 2.0
+        return min(self.faces, key=lambda e: (e.detection.box.center[0] - cx) ** 2
+                   + (e.detection.box.center[1] - cy) ** 2 if e.detection else 0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "faces": [e.to_dict() for e in self.faces], "error": self.problem,
+                "sha256": self.sha256, "width": self.width, "height": self.height}

@@ -15,12 +15,12 @@ from faceprint import settings
 from faceprint.errors import FaceprintError
 from faceprint.images import load_image
 from faceprint.pipeline.detect import nearest_center
-from faceprint.pipeline.pipeline import Pipeline
+from faceprint.pipeline.pipeline import VECTOR_REVISION, Pipeline
+from faceprint.types import Embedding, ImageFaces
 
 log = logging.getLogger(__name__)
 
-# Bump whenever detection, landmarks, alignment or a network change what a config produces.
-CACHE_REVISION = "|rev2"
+CACHE_REVISION = "|" + VECTOR_REVISION
 
 
 class EmbeddingCache:
@@ -201,6 +201,116 @@ def _run_pool(pipeline: Pipeline, paths: list[Path], batch_size: int, workers: i
             if progress is not None:
                 progress(len(part))
     return results
+
+
+def embed_sources(
+    pipeline: Pipeline,
+    sources: Sequence,
+    batch_size: int = 32,
+    progress: Callable[[int], None] | None = None,
+    workers: int = 1,
+) -> list[ImageFaces]:
+    """Every face of every source, embedded in batches; one ``ImageFaces`` per source, in order.
+
+    A source that cannot be read or decoded is reported in its result (``error``), never raised.
+    ``workers`` > 1 spreads the sources over that many single-threaded processes.
+    """
+    items = list(sources)
+    if workers > 1 and len(items) > 2 * batch_size:
+        return _run_all_faces_pool(pipeline, items, batch_size, workers, progress)
+    return _embed_all_faces(pipeline, items, 0, batch_size, progress)
+
+
+def _label(source, index: int) -> str:
+    return str(source) if isinstance(source, (str, Path)) or hasattr(source, "__fspath__") else f"<{index}>"
+
+
+def _read_source(source) -> tuple[object, str | None]:
+    """The input as load_image takes it, and its sha256 when it is encoded bytes."""
+    if isinstance(source, np.ndarray):
+        return source, None
+    if isinstance(source, (str, Path)) or hasattr(source, "__fspath__"):
+        data = Path(source).read_bytes()
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    else:
+        data = source.read()
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def _embed_all_faces(pipeline: Pipeline, sources: Sequence, offset: int, batch_size: int,
+                     progress: Callable[[int], None] | None = None) -> list[ImageFaces]:
+    signature = pipeline.signature()
+    model = pipeline.config.model
+    results: list[ImageFaces] = []
+    pending: list[tuple[int, object]] = []  # (index in results, prepared chips), one per face
+    found: dict[int, list] = {}  # index in results -> detections
+
+    def flush() -> None:
+        if not pending:
+            return
+        vectors = pipeline.embedder.embed_prepared([prepared for _, prepared in pending])
+        grouped: dict[int, list[np.ndarray]] = {}
+        for (index, _), vector in zip(pending, vectors):
+            grouped.setdefault(index, []).append(vector)
+        for index, vecs in grouped.items():
+            done = results[index]
+            faces = done.faces + tuple(Embedding(v, model, d)
+                                       for v, d in zip(vecs, found[index][len(done.faces):]))
+            results[index] = ImageFaces(done.source, faces, None, done.sha256, done.width, done.height, signature)
+        pending.clear()
+
+    for position, source in enumerate(sources):
+        label = _label(source, offset + position)
+        try:
+            data, sha = _read_source(source)
+        except OSError as exc:
+            results.append(ImageFaces(label, error=f"cannot read ({exc.strerror or exc})", signature=signature))
+            _tick(progress)
+            continue
+        try:
+            image = load_image(data)
+            detections = pipeline.detect(image)
+        except FaceprintError as exc:
+            results.append(ImageFaces(label, error=str(exc).replace("<bytes>: ", ""), sha256=sha,
+                                      signature=signature))
+            _tick(progress)
+            continue
+        results.append(ImageFaces(label, (), None, sha, int(image.shape[1]), int(image.shape[0]), signature))
+        index = len(results) - 1
+        found[index] = list(detections)
+        for detection in detections:
+            pending.append((index, pipeline.embedder.prepare(image, detection)))
+        if len(pending) >= batch_size:
+            flush()
+        _tick(progress)
+    flush()
+    return results
+
+
+def _worker_embed_all(sources: list, offset: int, batch_size: int) -> list[ImageFaces]:
+    assert _WORKER_PIPELINE is not None
+    return _embed_all_faces(_WORKER_PIPELINE, sources, offset, batch_size)
+
+
+def _run_all_faces_pool(pipeline: Pipeline, sources: list, batch_size: int, workers: int,
+                        progress: Callable[[int], None] | None) -> list[ImageFaces]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    chunk = max(4, min(batch_size, len(sources) // (workers * 4) or 1))
+    starts = list(range(0, len(sources), chunk))
+    parts: dict[int, list[ImageFaces]] = {}
+    context = multiprocessing.get_context("spawn")  # ONNX Runtime's thread pools do not survive a fork
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(pipeline.config,)) as pool:
+        futures = {pool.submit(_worker_embed_all, sources[s : s + chunk], s, batch_size): s for s in starts}
+        for future in as_completed(futures):
+            part = future.result()
+            parts[futures[future]] = part
+            if progress is not None:
+                progress(len(part))
+    return [result for s in starts for result in parts[s]]
 
 
 def _tick(progress: Callable[[int], None] | None) -> None:

@@ -18,6 +18,9 @@ from faceprint.types import Detection, Embedding
 
 log = logging.getLogger(__name__)
 
+# Bump whenever detection, landmarks, alignment or a network change what a config produces.
+VECTOR_REVISION = "rev2"
+
 
 @dataclass(frozen=True)
 class PipelineConfig:
@@ -70,6 +73,23 @@ class Pipeline:
             else:
                 self._embedder = ChipEmbedder(registry.create_embedder(self.config.model), self.spec.align, *views)
         return self._embedder
+
+    def signature(self) -> str:
+        """A short stable name for what shapes the vectors (model, detector, views, revision, and
+        for a model file its size and mtime): vectors of different signatures are not comparable."""
+        import hashlib
+        from pathlib import Path
+
+        c = self.config
+        parts = [c.model, c.detector, f"flip={c.flip}", f"jitter={c.jitter}", f"avg={c.averaged_landmarks}",
+                 f"mirror={c.mirror_align}", VECTOR_REVISION]
+        model = Path(c.model)
+        if c.model.endswith(".onnx") and model.is_file():
+            stat = model.resolve().stat()
+            parts.append(f"{model.resolve()}|{stat.st_size}|{stat.st_mtime_ns}")
+        digest = hashlib.sha1("|".join(parts).encode()).hexdigest()[:12]
+        label = model.stem if c.model.endswith(".onnx") else c.model
+        return f"{label}:{digest}"
 
     def detect(self, image: np.ndarray, landmarks: int = 5, faces: Sequence[RawFace] | None = None) -> list[Detection]:
         """Faces with landmarks; ``faces``, the detector's output computed already (for timing
