@@ -28,3 +28,27 @@ def convert_threshold(euclidean_threshold: float, metric: str) -> float:
     if metric == "cosine":
         return euclidean_threshold ** 2 / 2.0
     raise ValueError(f"metric must be one of {METRICS}, not {metric!r}")
+
+
+def nearest(queries: np.ndarray, vectors: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest unit vectors by Euclidean distance, for each query.
+
+    Args:
+        queries: (Q, D) or (D,) unit vectors.
+        vectors: (N, D) unit vectors to search.
+        k: neighbours per query (capped at N).
+
+    Returns:
+        ``(indices, distances)``, each (Q, k), nearest first; (Q, 0) when ``vectors`` is empty.
+    """
+    q = np.atleast_2d(np.asarray(queries, np.float32))
+    v = np.asarray(vectors, np.float32)
+    k = min(k, len(v))
+    if k == 0:
+        return np.zeros((len(q), 0), np.int64), np.zeros((len(q), 0), np.float32)
+    # |a - b|^2 = 2 - 2 a.b for unit vectors: one matrix product, then a partial sort
+    squared = np.maximum(2.0 - 2.0 * (q @ v.T), 0.0)
+    part = np.argpartition(squared, k - 1, axis=1)[:, :k] if k < len(v) else np.tile(np.arange(len(v)), (len(q), 1))
+    order = np.take_along_axis(squared, part, axis=1).argsort(axis=1, kind="stable")
+    indices = np.take_along_axis(part, order, axis=1)
+    return indices, np.sqrt(np.take_along_axis(squared, indices, axis=1))
