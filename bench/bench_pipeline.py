@@ -1,10 +1,14 @@
-"""End-to-end and per-stage speed: the face_recognition library vs faceprint, same images, one run.
+"""End-to-end speed: the face_recognition library vs faceprint on the same images, interleaved.
 
     pip install --no-deps face-recognition==1.3.0    # the reference, beside dlib-bin
-    python bench/bench_pipeline.py --images 500
+    python bench/bench_pipeline.py --images 300 --rounds 5
 
-Prints per-stage milliseconds per image, end-to-end images/s, per-face embedding speed against
-dlib's own network, peak RSS of a `faceprint verify` run, and the ratios.
+The images are dealt into rounds; in each round every contender embeds every face of that round's
+images, in an order that rotates from round to round, so a load change on the shared machine hits
+all sides alike. Printed: images/s per contender and round, and the median over rounds of each
+contender's ratio to face_recognition (which runs on one core). Then per-stage milliseconds, the
+per-face embedding speed against dlib's own network, and the peak RSS of `faceprint verify`.
+Models are loaded (and worker pools started) before the clock starts, on both sides.
 """
 
 from __future__ import annotations
@@ -12,61 +16,64 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import lfw_sample, timer  # noqa: E402
+from _common import lfw_sample  # noqa: E402
 
 
-def bench_face_recognition(files: list[Path]) -> dict:
+def face_recognition_all_faces(files: list[Path]) -> int:
+    """face_recognition as its users call it: HOG (upsample 1), 5-point landmarks, every face."""
     import face_recognition
 
-    t: dict = {}
-    found = 0
-    start = time.perf_counter()
+    faces = 0
     for path in files:
-        with timer(t, "decode"):
-            image = face_recognition.load_image_file(str(path))
-        with timer(t, "detect"):
-            boxes = face_recognition.face_locations(image)  # HOG, upsample 1
-        with timer(t, "landmarks+embed"):
-            vectors = face_recognition.face_encodings(image, boxes[:1])
-        found += bool(vectors)
-    t["total"] = time.perf_counter() - start
-    t["found"] = found
-    return t
+        image = face_recognition.load_image_file(str(path))
+        faces += len(face_recognition.face_encodings(image, face_recognition.face_locations(image)))
+    return faces
 
 
-def bench_faceprint_stages(files: list[Path], flip: bool) -> dict:
-    from faceprint.eval.speed import stage_timings
-    from faceprint.pipeline.pipeline import PipelineConfig
+def faceprint_many(workers: int) -> Callable[[list[Path]], int]:
+    import faceprint
 
-    r = stage_timings(files, PipelineConfig(flip=flip))
-    n = len(files)
-    t = {k: v * n / 1e3 for k, v in r["ms_per_image"].items()}
-    t["total"] = n / r["images_per_second"]
-    t["found"] = r["faces_embedded"]
-    return t
+    def run(files: list[Path]) -> int:
+        return sum(len(r.faces) for r in faceprint.embed_many(files, workers=workers))
+
+    return run
 
 
-def bench_faceprint_batch(files: list[Path], workers: int) -> dict:
-    from faceprint.pipeline.batch import embed_paths
-    from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
+def faceprint_loop(files: list[Path]) -> int:
+    """A Python loop over the per-image facade, as a user would write it."""
+    import faceprint
 
-    pipe = Pipeline(PipelineConfig())
-    if workers == 1:
-        pipe.detector, pipe.embedder
-    start = time.perf_counter()
-    vectors, _ = embed_paths(pipe, files, workers=workers)
-    return {"total": time.perf_counter() - start, "found": sum(v is not None for v in vectors.values())}
+    return sum(len(faceprint.embed(path)) for path in files)
 
 
-def bench_embedding_per_face(files: list[Path], count: int = 50) -> dict:
+def interleaved(files: list[Path], rounds: int, contenders: dict[str, Callable[[list[Path]], int]]) -> dict:
+    chunks = [files[i::rounds] for i in range(rounds)]
+    for run in contenders.values():  # warm-up: models loaded, pools spawned
+        run(files[:8])
+    rates: dict[str, list[float]] = {name: [] for name in contenders}
+    faces: dict[str, int] = {name: 0 for name in contenders}
+    names = list(contenders)
+    for index, chunk in enumerate(chunks):
+        order = names[index % len(names):] + names[: index % len(names)]
+        for name in order:
+            start = time.perf_counter()
+            faces[name] += contenders[name](chunk)
+            rates[name].append(len(chunk) / (time.perf_counter() - start))
+        print(f"  round {index + 1}: " + ", ".join(f"{n} {rates[n][-1]:.1f}" for n in names), flush=True)
+    return {"rates": rates, "faces": faces}
+
+
+def embedding_per_face(files: list[Path], count: int = 50) -> dict:
     import dlib
 
     import faceprint
@@ -84,57 +91,53 @@ def bench_embedding_per_face(files: list[Path], count: int = 50) -> dict:
     network(batch[:4])
     start = time.perf_counter()
     network(batch)
-    ours_ms = (time.perf_counter() - start) / len(chips) * 1e3
-    return {"dlib_ms": dlib_ms, "ours_ms": ours_ms, "faces": len(chips)}
+    return {"dlib_ms": dlib_ms, "ours_ms": (time.perf_counter() - start) / len(chips) * 1e3, "faces": len(chips)}
 
 
 def peak_rss_verify(files: list[Path]) -> float:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     subprocess.run([sys.executable, "-m", "faceprint.cli.main", "verify", str(files[0]), str(files[1])],
                    check=True, capture_output=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(after, before) / 1024.0
+    return max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024.0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=500)
+    parser.add_argument("--images", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-loop", action="store_true", help="skip the per-image facade loop")
     args = parser.parse_args()
     files = lfw_sample(args.images)
-    n = len(files)
-    print(f"{n} LFW images, {os.cpu_count()} CPU cores")
+    print(f"{len(files)} LFW images, {args.rounds} rounds, {os.cpu_count()} CPU cores")
 
-    rss = peak_rss_verify(files)
-    fr = bench_face_recognition(files)
-    fp = bench_faceprint_stages(files, flip=True)
-    fp_noflip_total = bench_faceprint_stages(files, flip=False)["total"]
-    batch1 = bench_faceprint_batch(files, 1)
-    batchw = bench_faceprint_batch(files, args.workers) if args.workers > 1 else batch1
-    per_face = bench_embedding_per_face(files)
+    contenders: dict[str, Callable[[list[Path]], int]] = {
+        "face_recognition": face_recognition_all_faces,
+        "embed_many 1 process": faceprint_many(1),
+    }
+    if args.workers > 1:
+        contenders[f"embed_many {args.workers} workers"] = faceprint_many(args.workers)
+    if not args.no_loop:
+        contenders["loop over faceprint.embed"] = faceprint_loop
+    result = interleaved(files, args.rounds, contenders)
 
-    print("\nper-stage ms per image")
-    print(f"{'stage':<18}{'face_recognition':>18}{'faceprint (flip)':>18}")
-    print(f"{'decode':<18}{fr['decode'] / n * 1e3:>18.1f}{fp['decode'] / n * 1e3:>18.1f}")
-    print(f"{'detect':<18}{fr['detect'] / n * 1e3:>18.1f}{fp['detect'] / n * 1e3:>18.1f}")
-    print(f"{'landmarks+align':<18}{'':>18}{fp['landmarks+align'] / n * 1e3:>18.1f}")
-    print(f"{'embed':<18}{fr['landmarks+embed'] / n * 1e3:>18.1f}{fp['embed'] / n * 1e3:>18.1f}")
-    print(f"(face_recognition's embed column includes its landmarks; faces found: "
-          f"face_recognition {fr['found']}, faceprint {fp['found']})")
+    base = result["rates"]["face_recognition"]
+    print("\nimages/s (median of rounds) and the median of the per-round ratios to face_recognition")
+    for name, rates in result["rates"].items():
+        ratios = [r / b for r, b in zip(rates, base)]
+        print(f"  {name:<28}{statistics.median(rates):>8.1f} images/s  {statistics.median(ratios):>5.2f}x"
+              f"  (ratios {min(ratios):.2f}-{max(ratios):.2f}; faces embedded {result['faces'][name]})")
 
-    base = n / fr["total"]
-    print("\nend-to-end images/s")
-    rows = [("face_recognition (HOG, 5-point, jitter 1)", base),
-            ("faceprint stages, flip, 1 process", n / fp["total"]),
-            ("faceprint stages, no flip, 1 process", n / fp_noflip_total),
-            ("faceprint embed_paths, flip, 1 process", n / batch1["total"]),
-            (f"faceprint embed_paths, flip, {args.workers} workers", n / batchw["total"])]
-    for name, rate in rows:
-        print(f"  {name:<48}{rate:>8.1f}  ({rate / base:.1f}x)")
-    print(f"\nembedding per face: dlib {per_face['dlib_ms']:.1f} ms, faceprint batched "
-          f"{per_face['ours_ms']:.2f} ms ({per_face['dlib_ms'] / per_face['ours_ms']:.1f}x), "
-          f"{per_face['faces']} faces")
-    print(f"peak RSS of `faceprint verify`: {rss:.0f} MB")
+    from faceprint.eval.speed import stage_timings
+    from faceprint.pipeline.pipeline import PipelineConfig
+
+    stages = stage_timings(files[:100], PipelineConfig())
+    print("\nfaceprint per-stage ms per image (100 images, one process): "
+          + ", ".join(f"{k} {v:.1f}" for k, v in stages["ms_per_image"].items()))
+    per_face = embedding_per_face(files)
+    print(f"embedding per face: dlib {per_face['dlib_ms']:.1f} ms, faceprint batched "
+          f"{per_face['ours_ms']:.2f} ms ({per_face['dlib_ms'] / per_face['ours_ms']:.1f}x), {per_face['faces']} faces")
+    print(f"peak RSS of `faceprint verify`: {peak_rss_verify(files):.0f} MB")
 
 
 if __name__ == "__main__":

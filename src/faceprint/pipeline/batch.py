@@ -182,25 +182,71 @@ def _worker_embed(paths: list[Path], batch_size: int) -> list[Result]:
     return _embed_files(_WORKER_PIPELINE, paths, batch_size)
 
 
+def worker_pool(config, workers: int):
+    """A process pool of ``workers`` single-threaded pipelines for ``config``, kept for reuse.
+
+    Spawning workers and loading their models costs seconds; keeping the pool makes repeated
+    ``embed_many`` calls (a service, a benchmark, a loop over folders) pay it once. It is shut
+    down at interpreter exit, or by ``shutdown_worker_pools()``.
+    """
+    import atexit
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    key = (config, workers)
+    pool = _POOLS.get(key)
+    if pool is None:
+        if not _POOLS:
+            atexit.register(shutdown_worker_pools)
+        context = multiprocessing.get_context("spawn")  # ONNX Runtime's thread pools do not survive a fork
+        pool = _POOLS[key] = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                                 initargs=(config,))
+    return pool
+
+
+def shutdown_worker_pools() -> None:
+    """Stop every kept worker pool."""
+    while _POOLS:
+        _, pool = _POOLS.popitem()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+_POOLS: dict = {}
+
+
+def _pooled(pipeline: Pipeline, workers: int, submit_all):
+    """Run ``submit_all(pool)`` on the kept pool; a pool broken by a dead worker is dropped and
+    the call retried once on a fresh one."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    for attempt in range(2):
+        pool = worker_pool(pipeline.config, workers)
+        try:
+            return submit_all(pool)
+        except BrokenProcessPool:
+            _POOLS.pop((pipeline.config, workers), None)
+            if attempt:
+                raise
+            log.warning("a worker process died; retrying on a fresh pool")
+
+
 def _run_pool(pipeline: Pipeline, paths: list[Path], batch_size: int, workers: int,
               progress: Callable[[int], None] | None) -> list[Result]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
 
     chunk = max(4, min(batch_size, len(paths) // (workers * 4) or 1))
     chunks = [paths[i : i + chunk] for i in range(0, len(paths), chunk)]
-    results: list[Result] = []
-    # spawn, not fork: ONNX Runtime's thread pools do not survive a fork
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(pipeline.config,)) as pool:
-        futures = [pool.submit(_worker_embed, c, batch_size) for c in chunks]
-        for future in as_completed(futures):
+
+    def submit_all(pool) -> list[Result]:
+        results: list[Result] = []
+        for future in as_completed([pool.submit(_worker_embed, c, batch_size) for c in chunks]):
             part = future.result()
             results.extend(part)
             if progress is not None:
                 progress(len(part))
-    return results
+        return results
+
+    return _pooled(pipeline, workers, submit_all)
 
 
 def embed_sources(
@@ -295,22 +341,22 @@ def _worker_embed_all(sources: list, offset: int, batch_size: int) -> list[Image
 
 def _run_all_faces_pool(pipeline: Pipeline, sources: list, batch_size: int, workers: int,
                         progress: Callable[[int], None] | None) -> list[ImageFaces]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
 
     chunk = max(4, min(batch_size, len(sources) // (workers * 4) or 1))
     starts = list(range(0, len(sources), chunk))
-    parts: dict[int, list[ImageFaces]] = {}
-    context = multiprocessing.get_context("spawn")  # ONNX Runtime's thread pools do not survive a fork
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(pipeline.config,)) as pool:
+
+    def submit_all(pool) -> list[ImageFaces]:
+        parts: dict[int, list[ImageFaces]] = {}
         futures = {pool.submit(_worker_embed_all, sources[s : s + chunk], s, batch_size): s for s in starts}
         for future in as_completed(futures):
             part = future.result()
             parts[futures[future]] = part
             if progress is not None:
                 progress(len(part))
-    return [result for s in starts for result in parts[s]]
+        return [result for s in starts for result in parts[s]]
+
+    return _pooled(pipeline, workers, submit_all)
 
 
 def _tick(progress: Callable[[int], None] | None) -> None:
