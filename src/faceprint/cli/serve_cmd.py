@@ -1,0 +1,125 @@
+"""`faceprint serve` (the REST API and web page) and `faceprint keys` (its API keys)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from faceprint.cli.common import emit, fail, friendly_errors, setup_logging
+
+KeysOpt = typer.Option(None, "--keys", help="The API key file (default $FACEPRINT_KEYS or "
+                       "$FACEPRINT_HOME/service_keys.json).")
+
+keys_app = typer.Typer(
+    help="API keys of `faceprint serve`: admin (may change the gallery) or recognise (read-only).\n\n"
+    "Examples:\n\n  faceprint keys create --scope admin --name ops\n\n"
+    "  faceprint keys create --scope recognise --name kiosk\n\n  faceprint keys list\n\n"
+    "  faceprint keys revoke 3f9a1c2e",
+    no_args_is_help=True,
+)
+
+
+def serve(
+    gallery: Optional[Path] = typer.Option(None, "--gallery", "-g", help="The SQLite gallery (created when missing; "
+                                           "default $FACEPRINT_GALLERY or ./faceprint-gallery.db)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, "--port", "-p", help="TCP port."),
+    workers: int = typer.Option(1, "--workers", "-w", help="Server processes, each with its own models and batcher."),
+    keys: Optional[Path] = KeysOpt,
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedding model of a NEW gallery (an existing "
+                                        "one keeps its own)."),
+    max_body_mb: float = typer.Option(20.0, "--max-body-mb", help="Largest request in MB (larger: 413)."),
+    max_queue: int = typer.Option(64, "--max-queue", help="Images waiting for the models before requests get 503."),
+    max_batch: int = typer.Option(16, "--max-batch", help="Most images embedded together."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens on stderr."),
+) -> None:
+    """Serve the REST API (/v1, docs at /docs) and the web page (/) on one gallery.
+
+    Needs `pip install 'faceprint\\[serve]'`. Every /v1 request needs an API key: create one first.
+
+    Examples:
+
+      faceprint keys create --scope admin
+
+      faceprint serve --gallery people.db --port 8000
+
+      curl -H "X-API-Key: $KEY" -F image=@photo.jpg http://127.0.0.1:8000/v1/identify
+    """
+    setup_logging(verbose)
+    with friendly_errors():
+        from importlib.util import find_spec
+
+        missing = [m for m in ("fastapi", "uvicorn", "multipart") if find_spec(m) is None]
+        if missing:
+            fail(f"the service needs its extra ({', '.join(missing)} missing): pip install 'faceprint[serve]'")
+        from faceprint.service.config import ServiceConfig
+        from faceprint.service.keys import KeyStore
+
+        if workers < 1:
+            fail("--workers must be at least 1")
+        try:
+            config = ServiceConfig(gallery=gallery or Path(), keys=keys or Path(), model=model or "",
+                                   max_body_bytes=int(max_body_mb * 1024 * 1024), max_queue=max_queue,
+                                   max_batch=max_batch)
+        except ValueError as exc:
+            fail(str(exc))
+        _check_gallery(config)
+        if not KeyStore(config.keys).list():
+            typer.echo(f"warning: no API keys in {config.keys}: every /v1 request will get 401. "
+                       "Create one: faceprint keys create --scope admin", err=True)
+        os.environ.update(config.to_env())
+        typer.echo(f"faceprint: gallery {config.gallery}, web page and API on http://{host}:{port}/ "
+                   f"(docs: /docs)", err=True)
+        import uvicorn
+
+        uvicorn.run("faceprint.service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                    log_level="info" if verbose else "warning", timeout_graceful_shutdown=10)
+
+
+def _check_gallery(config) -> None:
+    """Open the gallery once here, so a wrong file or model is one line, not a server traceback."""
+    from faceprint.gallery import Gallery
+
+    gallery = Gallery(config.gallery, model=config.model or None, create=True)
+    gallery.close()
+
+
+@keys_app.command("create")
+def keys_create(
+    scope: str = typer.Option(..., "--scope", "-s", help="admin (may change the gallery) or recognise (read-only)."),
+    name: str = typer.Option("", "--name", "-n", help="A label to tell keys apart (who or what uses it)."),
+    keys: Optional[Path] = KeysOpt,
+) -> None:
+    """Create a key and print it once (it is stored only as a hash: keep it now)."""
+    from faceprint.service.keys import KeyStore
+
+    with friendly_errors():
+        store = KeyStore(keys)
+        key, entry = store.create(scope, name)
+        emit({"key": key, **entry.to_dict(), "file": str(store.path)})
+
+
+@keys_app.command("list")
+def keys_list(keys: Optional[Path] = KeysOpt) -> None:
+    """The keys that exist: id, scope, name, created (never the keys themselves)."""
+    from faceprint.service.keys import KeyStore
+
+    with friendly_errors():
+        store = KeyStore(keys)
+        emit({"file": str(store.path), "keys": [k.to_dict() for k in store.list()]})
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: str = typer.Argument(..., help="The key's id (from `faceprint keys list`) or the key itself."),
+    keys: Optional[Path] = KeysOpt,
+) -> None:
+    """Revoke a key: a running server refuses it from its next request on."""
+    from faceprint.service.keys import KeyStore
+
+    with friendly_errors():
+        entry = KeyStore(keys).revoke(key_id)
+        emit({"revoked": entry.to_dict()})

@@ -1,0 +1,155 @@
+"""Micro-batching with a bounded queue: requests that arrive together are processed together.
+
+Each request puts its item on an ``asyncio.Queue`` of fixed size and awaits a future. One task
+takes the first waiting item, gathers whatever else arrives within ``max_wait_s`` (up to
+``max_batch`` items) and runs the whole batch in the engine's thread, off the event loop. While a
+batch runs, new requests queue up and form the next batch. A full queue refuses at once with
+``Busy`` (the service answers 503 with ``Retry-After``) instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from concurrent.futures import Executor
+from typing import Callable, Generic, Sequence, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Busy(Exception):
+    """The queue is full: try again after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int, waiting: int) -> None:
+        super().__init__(f"the server is busy ({waiting} images waiting); try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class Batcher(Generic[T, R]):
+    """Gathers items into batches and runs ``process`` on each batch in ``executor``.
+
+    Args:
+        process: takes a list of items and returns one result per item, in order; a result that
+            is an exception is raised to that item's caller only.
+        executor: where ``process`` runs (a one-thread pool keeps the models on one thread).
+        max_batch: most items in one batch.
+        max_wait_s: how long the first item waits for others to join its batch.
+        max_queue: most items waiting (not counting the batch being processed).
+    """
+
+    def __init__(self, process: Callable[[list[T]], Sequence[R | BaseException]], executor: Executor,
+                 max_batch: int = 16, max_wait_s: float = 0.005, max_queue: int = 64) -> None:
+        self.process = process
+        self.executor = executor
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_s
+        self.max_queue = max_queue
+        self._queue: asyncio.Queue[tuple[T, asyncio.Future]] | None = None
+        self._task: asyncio.Task | None = None
+        self._seconds_per_item = 0.05  # running estimate, for Retry-After
+        self.batches = 0  # batches processed so far
+        self.items = 0  # items processed so far
+        self.running = 0  # items in the batch being processed now
+
+    async def start(self) -> None:
+        """Start the batching task on the running loop."""
+        self._queue = asyncio.Queue(self.max_queue)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="faceprint-batcher")
+
+    async def stop(self) -> None:
+        """Stop the task; items still waiting get ``Busy``."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        while self._queue is not None and not self._queue.empty():
+            _, future = self._queue.get_nowait()
+            if not future.done():
+                future.set_exception(Busy(1, 0))
+
+    @property
+    def waiting(self) -> int:
+        return self._queue.qsize() if self._queue is not None else 0
+
+    def retry_after(self, extra: int = 0) -> int:
+        """Seconds until the queue (plus ``extra`` items) has likely drained, at least 1."""
+        return max(1, math.ceil((self.waiting + extra) * self._seconds_per_item))
+
+    async def submit(self, item: T) -> R:
+        """Queue one item and wait for its result."""
+        return (await self.submit_many([item]))[0]
+
+    async def submit_many(self, items: Sequence[T]) -> list[R]:
+        """Queue several items together (all or none) and wait for their results."""
+        if self._queue is None or self._task is None:
+            raise RuntimeError("Batcher.start() was not called")
+        if self._task.done():
+            raise RuntimeError("the batching task has stopped")
+        if self.waiting + len(items) > self.max_queue:
+            raise Busy(self.retry_after(len(items)), self.waiting)
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in items]
+        for item, future in zip(items, futures):
+            self._queue.put_nowait((item, future))
+        try:
+            return list(await asyncio.gather(*futures))
+        except BaseException:
+            for future in futures:  # the caller is gone or one item failed: drop the rest quietly
+                if not future.done():
+                    future.cancel()
+                elif not future.cancelled():
+                    future.exception()
+            raise
+
+    async def _run(self) -> None:
+        assert self._queue is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            deadline = loop.time() + self.max_wait_s
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                    continue
+                except asyncio.QueueEmpty:
+                    pass
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                except asyncio.TimeoutError:
+                    break
+            live = [(item, future) for item, future in batch if not future.done()]
+            if not live:
+                continue
+            started = time.perf_counter()
+            self.running = len(live)
+            try:
+                results = await loop.run_in_executor(self.executor, self.process, [item for item, _ in live])
+                if len(results) != len(live):
+                    raise RuntimeError(f"batch of {len(live)} gave {len(results)} results")
+            except Exception as exc:  # a bug in process(): fail this batch, keep serving
+                log.exception("batch of %d failed", len(live))
+                results = [exc] * len(live)
+            finally:
+                self.running = 0
+            elapsed = time.perf_counter() - started
+            self._seconds_per_item = 0.8 * self._seconds_per_item + 0.2 * elapsed / len(live)
+            self.batches += 1
+            self.items += len(live)
+            for (_, future), result in zip(live, results):
+                if future.done():
+                    continue
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)

@@ -1,0 +1,83 @@
+"""The service's settings: one dataclass, filled from arguments or ``FACEPRINT_SERVE_*`` variables.
+
+Uvicorn starts worker processes from an import string, so ``faceprint serve`` hands the settings
+to them through the environment (``to_env`` / ``from_env``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+
+ENV_PREFIX = "FACEPRINT_SERVE_"
+
+
+def default_gallery_path() -> Path:
+    """``$FACEPRINT_GALLERY``, else ``./faceprint-gallery.db`` (the same default as ``faceprint gallery``)."""
+    return Path(os.environ.get("FACEPRINT_GALLERY", "faceprint-gallery.db")).expanduser()
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Everything that shapes a running service.
+
+    Attributes:
+        gallery: the SQLite gallery file (created when missing).
+        keys: the API key file (``faceprint keys create`` writes it).
+        model: the embedding model; empty: the gallery's own (``dlib`` for a new gallery). A gallery
+            holds vectors of one model only, so another model than its own is refused.
+        max_body_bytes: largest request body; larger ones get 413 before anything is decoded.
+        max_batch: most images embedded together in one batch.
+        batch_wait_ms: how long the first request of a batch waits for others to join it.
+        max_queue: images waiting for the engine; beyond it requests get 503 with Retry-After.
+        max_files: most photos in one enrol request.
+        warm: load the models at start-up (``/readyz`` answers 503 until they are loaded).
+    """
+
+    gallery: Path = Path()
+    keys: Path = Path()
+    model: str = ""
+    max_body_bytes: int = 20 * 1024 * 1024
+    max_batch: int = 16
+    batch_wait_ms: float = 5.0
+    max_queue: int = 64
+    max_files: int = 20
+    warm: bool = True
+
+    def __post_init__(self) -> None:
+        from faceprint.service.keys import default_keys_path
+
+        if self.gallery == Path():
+            object.__setattr__(self, "gallery", default_gallery_path())
+        if self.keys == Path():
+            object.__setattr__(self, "keys", default_keys_path())
+        object.__setattr__(self, "gallery", Path(self.gallery).expanduser().absolute())
+        object.__setattr__(self, "keys", Path(self.keys).expanduser().absolute())
+        for name in ("max_body_bytes", "max_batch", "max_queue", "max_files"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+
+    def to_env(self) -> dict[str, str]:
+        """The settings as environment variables (for uvicorn's worker processes)."""
+        return {ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "ServiceConfig":
+        """Defaults, overridden by any ``FACEPRINT_SERVE_<FIELD>`` variable."""
+        env = os.environ if environ is None else environ
+        config = cls()
+        changes: dict[str, object] = {}
+        for f in fields(cls):
+            value = env.get(ENV_PREFIX + f.name.upper())
+            if value is None:
+                continue
+            current = getattr(config, f.name)
+            if isinstance(current, bool):
+                changes[f.name] = value.strip().lower() in ("1", "true", "yes", "on")
+            elif isinstance(current, Path):
+                changes[f.name] = Path(value)
+            else:
+                changes[f.name] = type(current)(value)
+        return replace(config, **changes)

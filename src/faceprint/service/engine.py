@@ -1,0 +1,118 @@
+"""The service's inference: decode, detect and embed a batch of uploads on one thread.
+
+Every model call of the service runs on the engine's single thread (``Engine.executor``): the
+detector and the landmark predictor are not shared between threads, and ONNX Runtime already
+spreads one batch over the cores. A batch is decoded and detected image by image, then every
+face of every image goes through the network in one call.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from faceprint.errors import FaceprintError
+from faceprint.types import Detection
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    """One uploaded image to process: its bytes, the name to use in messages, what to compute."""
+
+    data: bytes
+    name: str = "upload"
+    embed: bool = True
+
+
+@dataclass
+class ImageResult:
+    """What the engine found in one image: its size, the faces, one vector per face when asked."""
+
+    width: int
+    height: int
+    detections: list[Detection]
+    vectors: np.ndarray | None = None
+
+
+def renamed(exc: FaceprintError, name: str) -> FaceprintError:
+    """The same error, with the ``<bytes>`` placeholder replaced by the upload's name."""
+    message = str(exc).replace("<bytes>", name)
+    try:
+        return type(exc)(message)
+    except TypeError:  # an exception type with another constructor: keep it as it is
+        return exc
+
+
+class Engine:
+    """The models of one service process, used from one thread only."""
+
+    def __init__(self, config=None) -> None:
+        """``config``: the ``PipelineConfig`` to run (a gallery's own, so vectors match it)."""
+        from faceprint.pipeline.pipeline import PipelineConfig
+
+        self.config = (config or PipelineConfig()).resolved()
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="faceprint-engine")
+        self.ready = False
+
+    @property
+    def pipeline(self):
+        from faceprint.pipeline.pipeline import get_pipeline
+
+        return get_pipeline(self.config)
+
+    def signature(self) -> str:
+        return self.pipeline.signature()
+
+    def warm(self) -> None:
+        """Load the detector and the network by running them once (on the engine thread)."""
+        pipe = self.pipeline
+        image = np.full((160, 160, 3), 128, np.uint8)
+        pipe.detect(image)
+        # a face-shaped detection in the middle: enough to build and run the network once
+        from faceprint.types import Box
+
+        points = np.array([[104, 62], [90, 62], [56, 62], [70, 62], [80, 95]], np.float64)
+        fake = Detection(Box(40, 30, 120, 130), 1.0, points, detector="warm-up",
+                         keypoints=np.array([[62, 62], [98, 62], [80, 85], [65, 105], [95, 105]], np.float64))
+        pipe.embedder.embed_prepared([pipe.embedder.prepare(image, fake)])
+        self.ready = True
+        log.info("models loaded: %s", pipe.signature())
+
+    def run(self, jobs: list[ImageJob]) -> list[ImageResult | FaceprintError]:
+        """Decode, detect and (where asked) embed every image; one result or error per job."""
+        from faceprint.images import load_image
+
+        pipe = self.pipeline
+        results: list[ImageResult | FaceprintError] = []
+        pending: list[tuple[int, object]] = []
+        for index, job in enumerate(jobs):
+            try:
+                image = load_image(job.data)
+                detections = pipe.detect(image)
+            except FaceprintError as exc:
+                results.append(renamed(exc, job.name))
+                continue
+            results.append(ImageResult(int(image.shape[1]), int(image.shape[0]), list(detections)))
+            if job.embed:
+                pending.extend((index, pipe.embedder.prepare(image, d)) for d in detections)
+        if pending:
+            vectors = np.asarray(pipe.embedder.embed_prepared([p for _, p in pending]), np.float32)
+            rows: dict[int, list[np.ndarray]] = {}
+            for (index, _), vector in zip(pending, vectors):
+                rows.setdefault(index, []).append(vector)
+            for index, vecs in rows.items():
+                result = results[index]
+                assert isinstance(result, ImageResult)
+                result.vectors = np.stack(vecs)
+        for job, result in zip(jobs, results):
+            if job.embed and isinstance(result, ImageResult) and result.vectors is None:
+                result.vectors = np.zeros((0, 1), np.float32)
+        return results
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)

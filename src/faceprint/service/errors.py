@@ -1,0 +1,128 @@
+"""Every failure of a request as a JSON body ``{"error": {"code", "message"}}`` with a 4xx status.
+
+faceprint's own exceptions map to statuses by type (``STATUS``); request validation, unknown
+routes and the size limit get the same body. Anything else is a bug: it is logged with its
+traceback and answered 500 in the same shape, without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from faceprint import errors as fe
+
+log = logging.getLogger(__name__)
+
+# (status, code) per exception type; the first match in this order wins (children before parents)
+STATUS: list[tuple[type[Exception], int, str]] = [
+    (fe.ImageTooLarge, 413, "image_too_large"),
+    (fe.ImageNotFound, 400, "bad_image"),
+    (fe.BadImage, 400, "bad_image"),
+    (fe.NoFace, 422, "no_face"),
+    (fe.BadInput, 400, "bad_input"),
+    (fe.UnknownModel, 400, "unknown_model"),
+    # the server's own models are missing or damaged: a deployment problem, not the client's
+    (fe.ModelNotAvailable, 503, "model_not_available"),
+    (fe.WeightsChecksumError, 503, "model_not_available"),
+]
+
+
+def _gallery_statuses() -> list[tuple[type[Exception], int, str]]:
+    out = []
+    for name, status, code in [("UnknownSubject", 404, "unknown_subject"), ("UnknownFace", 404, "unknown_face"),
+                               ("GalleryMismatch", 409, "gallery_mismatch"), ("GalleryError", 409, "gallery")]:
+        exc = getattr(fe, name, None)
+        if exc is not None:
+            out.append((exc, status, code))
+    return out
+
+
+STATUS[4:4] = _gallery_statuses()  # before BadInput; UnknownSubject before GalleryError
+
+
+class ServiceError(Exception):
+    """An error the service raises itself, with its status, code and headers."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    """The JSON body of every error answer."""
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def status_of(exc: Exception) -> tuple[int, str]:
+    """The status and code a faceprint exception gets (400 ``bad_request`` for one not listed)."""
+    for kind, status, code in STATUS:
+        if isinstance(exc, kind):
+            return status, code
+    return 400, "bad_request"
+
+
+def describe_validation(errors: list[dict[str, Any]]) -> str:
+    """Pydantic/FastAPI validation errors in one readable line: ``where: what; where: what``."""
+    parts = []
+    for err in errors[:5]:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        where = ".".join(loc) or "request"
+        message = str(err.get("msg", "invalid"))
+        if err.get("type") == "missing":
+            message = "required but missing"
+        parts.append(f"{where}: {message}")
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return "; ".join(parts) + more
+
+
+def install(app) -> None:
+    """Register the handlers that give every error the JSON shape."""
+    from fastapi import Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
+
+    from faceprint.service.batching import Busy
+
+    @app.exception_handler(ServiceError)
+    async def _service(request: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse(body(exc.code, exc.message), exc.status, headers=exc.headers)
+
+    @app.exception_handler(fe.FaceprintError)
+    async def _faceprint(request: Request, exc: fe.FaceprintError) -> JSONResponse:
+        status, code = status_of(exc)
+        return JSONResponse(body(code, str(exc)), status)
+
+    @app.exception_handler(Busy)
+    async def _busy(request: Request, exc: Busy) -> JSONResponse:
+        return JSONResponse(body("busy", str(exc)), 503, headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
+        safe = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+                for e in errors]
+        return JSONResponse(body("invalid_request", describe_validation(errors), fields=safe), 422)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no route {request.method} {request.url.path}; see /docs for the API"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}; see /docs for the API"
+        elif exc.status_code == 400 and "parsing the body" in message:
+            message = ("the request body could not be read: send JSON (UTF-8) to JSON routes and photos as "
+                       "multipart/form-data files")
+        return JSONResponse(body(codes.get(exc.status_code, "http_error"), message), exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(body("internal", "an unexpected error on the server (a bug); it has been logged"), 500)

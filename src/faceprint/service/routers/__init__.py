@@ -1,0 +1,1 @@
+"""One router per resource: images (detect, embed, verify), identify, subjects, faces, health."""

@@ -1,0 +1,67 @@
+"""Enrolled faces: enrol photos by upload, delete a face (admin keys); list them (any valid key)."""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from faceprint.errors import BadInput, NoFace
+from faceprint.service.app import Service, read_upload
+from faceprint.service.deps import admin, recognise, service
+from faceprint.service.schemas import EnrolResponse, FaceDeleted, FaceList, clean_name, errors
+
+router = APIRouter(tags=["faces"])
+
+
+@router.post("/subjects/{name}/faces", response_model=EnrolResponse, status_code=201, dependencies=[admin],
+             responses=errors(403, 404, 409, 413, 503))
+async def enrol(name: str = Path(..., min_length=1, max_length=200),
+                images: list[UploadFile] = File(..., description="One or more photos of this person."),
+                create: bool = Query(True, description="Create the subject when it does not exist (else 404)."),
+                svc: Service = Depends(service)) -> dict:
+    """Enrol photos of one person: the face nearest the centre of each photo. Photos already in the
+    gallery are skipped; photos that cannot be read or show no face are listed in ``problems``
+    and the rest goes in. When no photo could be enrolled the answer is 422 with the reasons.
+    A 201 means the faces are committed to the gallery file."""
+    try:
+        name = clean_name(name)
+    except ValueError as exc:
+        raise BadInput(f"subject name {name!r}: {exc}") from None
+    if len(images) > svc.config.max_files:
+        raise BadInput(f"{len(images)} photos in one request; send at most {svc.config.max_files} at a time")
+    jobs = [await read_upload(upload, f"images[{i}]") for i, upload in enumerate(images)]
+    gallery = svc.gallery
+    if not create:
+        await run_in_threadpool(gallery.subject, name)  # UnknownSubject -> 404
+    report = await svc.enrol(gallery.enrol, name, [job.data for job in jobs])
+    labels = {f"<input {i}>": job.name for i, job in enumerate(jobs)}
+
+    def relabel(text: str) -> str:
+        return re.sub(r"<input \d+>", lambda m: labels.get(m.group(0), m.group(0)), text)
+
+    problems = {labels.get(k, k): relabel(v) for k, v in report.problems.items()}
+    notes = [relabel(n) for n in report.notes]
+    if report.added == 0 and report.skipped_duplicates == 0:
+        detail = "; ".join(f"{k}: {v}" for k, v in problems.items()) or "nothing to enrol"
+        raise NoFace(f"no photo could be enrolled into {name!r}: {detail}")
+    subject = await run_in_threadpool(gallery.subject, name)
+    return {"subject": subject.to_dict(), "added": report.added, "skipped_duplicates": report.skipped_duplicates,
+            "problems": problems, "notes": notes}
+
+
+@router.get("/faces", response_model=FaceList, dependencies=[recognise], responses=errors(404))
+async def list_faces(subject: Optional[str] = Query(None, description="Only this person's faces."),
+                     svc: Service = Depends(service)) -> dict:
+    """Enrolled faces (id, subject, photo sha256, box, when, source), oldest first."""
+    faces = await run_in_threadpool(svc.gallery.faces, subject)
+    return {"faces": [f.to_dict() for f in faces]}
+
+
+@router.delete("/faces/{face_id}", response_model=FaceDeleted, dependencies=[admin], responses=errors(403, 404))
+async def delete_face(face_id: int = Path(..., ge=1, le=2**62), svc: Service = Depends(service)) -> dict:
+    """Remove one enrolled face (404 when there is none with that id)."""
+    await run_in_threadpool(svc.gallery.delete_face, face_id)
+    return {"deleted": face_id}

@@ -1,0 +1,34 @@
+"""Liveness and readiness, without a key: ``/healthz`` (process up), ``/readyz`` (models, gallery)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from faceprint.service.app import Service
+from faceprint.service.deps import service
+from faceprint.service.schemas import Health, Ready
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> dict:
+    """200 while the process serves requests."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=Ready, responses={503: {"model": Ready, "description": "Not ready yet"}})
+async def readyz(svc: Service = Depends(service)):
+    """200 once the models are loaded and the gallery is open; 503 (with Retry-After) before."""
+    body = {"status": "ready" if svc.ready else "starting", "models": bool(svc.engine and svc.engine.ready),
+            "gallery": svc.gallery is not None}
+    if svc.warm_error:
+        body["status"] = f"failed: {svc.warm_error}"
+    if svc.ready:
+        body["signature"] = svc.engine.signature()
+        body["faces"] = len(svc.gallery)
+        body["batches"] = svc.batcher.batches
+        body["batched_images"] = svc.batcher.items
+        return body
+    return JSONResponse(body, 503, headers={"Retry-After": "2"})

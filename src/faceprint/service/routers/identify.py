@@ -1,0 +1,40 @@
+"""Who is in this photo: every face against the gallery, named or "unknown" (any valid key)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Optional
+
+from fastapi import APIRouter, Depends, File, Query, UploadFile
+
+from faceprint.service.app import Service, read_upload
+from faceprint.service.deps import recognise, service
+from faceprint.service.schemas import IdentifyResponse, errors
+
+router = APIRouter(tags=["identify"], dependencies=[recognise])
+
+
+@router.post("/identify", response_model=IdentifyResponse, responses=errors(413, 503),
+             summary="Name every face of a photo")
+async def identify(image: UploadFile = File(..., description="A photo."),
+                   top_k: int = Query(5, ge=1, le=100, description="Nearest subjects to list per face."),
+                   threshold: Optional[float] = Query(None, gt=0, le=2, description=(
+                       "Name a face only within this distance; default: the gallery's identification "
+                       "threshold (calibrated, or the model's for this gallery size at FPIR 1 %).")),
+                   svc: Service = Depends(service)) -> dict:
+    """Each face with its nearest subjects; ``name`` is the nearest one when its distance is within
+    the threshold, else ``"unknown"``. A photo without a face gives an empty list."""
+    from faceprint.gallery.gallery import decide
+
+    (result,) = await svc.process([await read_upload(image, "image")])
+    faces = []
+    if result.detections:
+        gallery = svc.gallery
+
+        def search():
+            limit = gallery.threshold() if threshold is None else float(threshold)
+            found = gallery.identify_vectors(result.vectors, top_k, limit, signature=svc.engine.signature())
+            return [decide(d, c, limit) for d, c in zip(result.detections, found)]
+
+        faces = [i.to_dict() for i in await asyncio.get_running_loop().run_in_executor(None, search)]
+    return {"width": result.width, "height": result.height, "faces": faces}

@@ -1,0 +1,178 @@
+"""Request and response bodies of the API (they shape the OpenAPI schema at ``/docs``)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pydantic import BaseModel, Field, field_validator
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="A stable word for the kind of error, e.g. no_face, bad_image, unauthorised.")
+    message: str = Field(description="What went wrong and what to do, in words.")
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error answers a route can give (400, 401 and 422 on every route:
+    an unreadable body, no valid key, invalid parameters)."""
+    words = {400: "Bad input (not an image, corrupt, empty, bad parameter)", 401: "No valid API key",
+             403: "The key's scope may not do this", 404: "No such subject or face",
+             409: "Conflicts with the gallery (name taken, other model)", 413: "Request or image too large",
+             422: "Invalid request, or no face in the photo", 503: "Busy: retry after the Retry-After header's seconds"}
+    return {s: {"model": ErrorBody, "description": words.get(s, "Error")} for s in sorted({400, 401, 422, *statuses})}
+
+
+class Face(BaseModel):
+    box: list[float] = Field(description="left, top, right, bottom in pixels")
+    score: float
+    landmarks: list[list[float]] = Field(description="5 points (x, y), dlib's order")
+    detector: str
+
+
+class DetectResponse(BaseModel):
+    width: int
+    height: int
+    faces: list[Face]
+
+
+class EmbeddedFace(BaseModel):
+    model: str
+    vector: list[float]
+    face: Face
+
+
+class EmbedResponse(BaseModel):
+    width: int
+    height: int
+    model: str
+    signature: str = Field(description="What shaped the vectors: never compare vectors of two signatures.")
+    faces: list[EmbeddedFace]
+
+
+class VerifyResponse(BaseModel):
+    same: bool
+    distance: float
+    threshold: float
+    metric: str
+    model: str
+    notes: list[str]
+    first: Face
+    second: Face
+
+
+class CandidateOut(BaseModel):
+    subject: str
+    distance: Optional[float]
+    face_id: int
+
+
+class IdentifiedFace(BaseModel):
+    name: str = Field(description='The subject, or "unknown" when no one is within the threshold.')
+    distance: Optional[float] = Field(description="Distance to the nearest enrolled face (null: empty gallery).")
+    threshold: Optional[float]
+    face: Face
+    candidates: list[CandidateOut]
+
+
+class IdentifyResponse(BaseModel):
+    width: int
+    height: int
+    faces: list[IdentifiedFace]
+
+
+def clean_name(value: str) -> str:
+    """A subject name as given, trimmed; ValueError for one the service cannot use."""
+    value = value.strip()
+    if not value:
+        raise ValueError("a name cannot be empty")
+    if value.lower() == "unknown":
+        raise ValueError("'unknown' is what identify says for strangers; choose another name")
+    if any(c in value for c in "/\\\n\r\t") or any(ord(c) < 32 for c in value):
+        raise ValueError("a name cannot hold a slash, a backslash or control characters")
+    return value
+
+
+class SubjectCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200, examples=["Ada Lovelace"])
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Anything JSON, kept with the subject.")
+
+    @field_validator("name")
+    @classmethod
+    def check_name(cls, value: str) -> str:
+        return clean_name(value)
+
+
+class SubjectRename(BaseModel):
+    name: str = Field(min_length=1, max_length=200, description="The new name.")
+
+    @field_validator("name")
+    @classmethod
+    def check_name(cls, value: str) -> str:
+        return clean_name(value)
+
+
+class SubjectOut(BaseModel):
+    id: int
+    name: str
+    metadata: dict[str, Any]
+    faces: int
+    created: str
+
+
+class SubjectList(BaseModel):
+    subjects: list[SubjectOut]
+
+
+class SubjectDeleted(BaseModel):
+    deleted: str
+    faces_removed: int
+
+
+class FaceOut(BaseModel):
+    id: int
+    subject: str
+    sha256: str
+    box: list[float]
+    created: str
+    source: Optional[str]
+
+
+class FaceList(BaseModel):
+    faces: list[FaceOut]
+
+
+class FaceDeleted(BaseModel):
+    deleted: int
+
+
+class EnrolResponse(BaseModel):
+    subject: SubjectOut
+    added: int
+    skipped_duplicates: int
+    problems: dict[str, str] = Field(description="photo -> why it was not enrolled")
+    notes: list[str]
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Ready(BaseModel):
+    status: str
+    models: bool
+    gallery: bool
+    faces: Optional[int] = None
+    signature: Optional[str] = None
+    batches: Optional[int] = Field(None, description="Batches the engine ran in this process so far.")
+    batched_images: Optional[int] = Field(None, description="Images in those batches.")
+
+
+class KeyOut(BaseModel):
+    id: str
+    scope: str = Field(description="admin (may change the gallery) or recognise (read-only)")
+    name: str
+    created: str
