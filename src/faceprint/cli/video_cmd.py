@@ -1,0 +1,121 @@
+"""`faceprint video`: faces in a video file or camera, tracked and named against a gallery."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from faceprint.cli.common import emit, fail, friendly_errors, progress_bar, setup_logging
+
+# the same default gallery as `faceprint gallery` / `faceprint identify`
+DEFAULT_GALLERY = "faceprint-gallery.db"
+
+
+def video(
+    source: str = typer.Argument(..., help="A video file (.mp4, .avi, ...) or a camera index such as 0."),
+    gallery: Optional[Path] = typer.Option(None, "--gallery", "-g", help="The gallery to name faces with "
+                                           f"(default: $FACEPRINT_GALLERY or ./{DEFAULT_GALLERY} when it exists; "
+                                           "without one, faces are tracked but not named)."),
+    every: int = typer.Option(5, "--every", "-n", min=1, help="Run the detector on one frame in N; faces are "
+                              "followed in between (1 = every frame: slowest, most exact)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", "-t", help="Euclidean distance within which "
+                                              "a frame votes for its nearest person (default: the gallery's)."),
+    fpir: Optional[float] = typer.Option(None, "--fpir", help="Use the gallery's default threshold for this false "
+                                         "positive identification rate (default 0.01)."),
+    annotate: Optional[Path] = typer.Option(None, "--annotate", "-a", help="Also write a copy with named boxes "
+                                            "(.mp4 or .avi)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the JSON timeline to this file."),
+    boxes: bool = typer.Option(True, "--boxes/--no-boxes", help="Include every track's box in every frame."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Stop after this many frames "
+                                             "(a camera otherwise runs until Ctrl-C)."),
+    min_detections: int = typer.Option(1, "--min-detections", min=1, help="Leave out tracks detected in fewer "
+                                       "frames (brief false detections)."),
+    detector: Optional[str] = typer.Option(None, "--detector", "-d", help="Without a gallery: yunet (default), "
+                                           "hog or cnn (a gallery uses its own)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Without a gallery: the embedding model "
+                                        "(a gallery uses its own)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="A progress bar on stderr (files)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens on stderr."),
+) -> None:
+    """Who appears in a video, and when: a JSON timeline of tracked faces.
+
+    Faces are detected every N frames and followed in between; each track is named by a vote of
+    the frames where it was detected against the gallery (a frame votes "unknown" beyond the
+    threshold). Each track gets its name, median distance, votes, first/last time (seconds) and
+    its box in every frame. `processing_fps` says how fast it ran.
+
+    Examples:
+
+        faceprint gallery enrol people/ -g team.db && faceprint video meeting.mp4 -g team.db
+
+        faceprint video meeting.mp4 -g team.db --every 10 --annotate named.mp4 --no-boxes
+
+        faceprint video 0 -g team.db --max-frames 300      # the first camera, 300 frames
+    """
+    from faceprint.video import track_video
+
+    setup_logging(verbose)
+    with friendly_errors():
+        if annotate is not None and annotate.suffix.lower() not in (".mp4", ".m4v", ".mov", ".avi"):
+            fail(f"{annotate}: use an .mp4 or .avi name for the annotated video")
+        store = _open_gallery(gallery)
+        if store is not None and (detector or model):
+            store.close()
+            fail("--detector and --model are for runs without a gallery: a gallery names faces with its own "
+                 "pipeline")
+        if store is None and (threshold is not None or fpir is not None):
+            fail("--threshold and --fpir need a gallery (--gallery FILE) to name faces with")
+        config = None
+        if store is None and (detector or model):
+            from faceprint.pipeline.pipeline import PipelineConfig
+
+            config = PipelineConfig(detector=detector or "", model=model or "dlib")
+        try:
+            if store is not None and fpir is not None and threshold is None:
+                threshold = store.threshold(fpir)
+            total = max_frames or _frame_count(source)
+            with progress_bar(total if progress else 0, "frames") as advance:
+                timeline = track_video(source, store, threshold=threshold, detect_every=every, config=config,
+                                       annotate=annotate, max_frames=max_frames, min_detections=min_detections,
+                                       progress=advance)
+        finally:
+            if store is not None:
+                store.close()
+        result = timeline.to_dict(boxes)
+        if store is not None:
+            result["gallery"] = str(store.path)
+        if annotate is not None:
+            result["annotated"] = str(annotate)
+        if output is not None:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(json.dumps(result, indent=2) + "\n")
+        emit(result)
+
+
+def _open_gallery(path: Optional[Path]):
+    """The gallery asked for (an error when it does not exist), else the default one if present."""
+    from faceprint.gallery import Gallery
+
+    if path is None:
+        path = Path(os.environ.get("FACEPRINT_GALLERY", DEFAULT_GALLERY))
+        if not path.exists():
+            return None
+    return Gallery(path, model=None, create=False)
+
+
+def _frame_count(source: str) -> int:
+    """Frames in a video file as its container says (0 for a camera or when unknown): for the bar."""
+    from faceprint.errors import FaceprintError
+    from faceprint.video.reader import VideoReader, parse_source
+
+    if isinstance(parse_source(source), int):
+        return 0
+    try:
+        with VideoReader(source) as video:
+            return video.info.frame_count
+    except FaceprintError:  # the run itself reports the problem
+        return 0

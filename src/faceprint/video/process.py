@@ -1,0 +1,202 @@
+"""Faces in a video: detect every N frames, track in between, name each track by a vote."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from contextlib import nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from faceprint.errors import BadInput
+from faceprint.video.reader import VideoReader
+from faceprint.video.timeline import Timeline, TrackSummary
+from faceprint.video.tracker import FaceTracker, Track, is_partial
+from faceprint.video.vote import UNKNOWN, IdentifyVectors, vote
+from faceprint.video.writer import AnnotatedWriter
+
+if TYPE_CHECKING:
+    from faceprint.pipeline.pipeline import PipelineConfig
+
+log = logging.getLogger(__name__)
+
+KEEP_UNSEEN_S = 1.0  # seconds a track waits for its face to be detected again before it ends
+# The tracking gate is tighter than verification: at dlib's verification threshold (0.4206) a cut
+# from Colin_Powell_0001 to Tony_Blair_0001 in the same place joined one track (distance 0.4204,
+# bench/bench_video.py at --every 10), and a track over two people loses one of them, where a face
+# split in two tracks keeps its name in both. Same-face frames sit far inside it (0.03-0.05 from
+# the track's mean in that video).
+GATE_FACTOR = 0.8
+
+
+def track_video(
+    source: str | int | Path,
+    gallery: Any = None,
+    *,
+    identify: IdentifyVectors | None = None,
+    threshold: float | None = None,
+    detect_every: int = 5,
+    config: PipelineConfig | None = None,
+    annotate: str | Path | None = None,
+    max_frames: int | None = None,
+    min_detections: int = 1,
+    gate: float | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Timeline:
+    """Detect faces every ``detect_every`` frames, follow them in between, and name each track.
+
+    Args:
+        source: a video file, or a camera index (``0``).
+        gallery: a ``faceprint.Gallery`` to name faces with: the video is embedded with the
+            gallery's own pipeline, and ``threshold`` defaults to the gallery's (``Gallery.threshold()``).
+        identify: instead of a gallery, any callable mapping rows of unit embeddings to (nearest
+            name or None, distance) for each row; None with no gallery tracks without naming.
+        threshold: a frame votes for its nearest name only within this distance (required with
+            ``identify``).
+        detect_every: run the detector on one frame in this many (1 = every frame).
+        config: the ``PipelineConfig`` (detector, model...); the gallery's, else the default, when None.
+        annotate: also write a copy of the video with labelled boxes here (.mp4 or .avi).
+        max_frames: stop after this many frames (a camera runs until interrupted otherwise).
+        min_detections: leave out tracks detected in fewer frames (spurious detections).
+        gate: largest embedding distance for a detection to continue a track; by default
+            ``GATE_FACTOR`` x the model's verification threshold.
+        progress: called with 1 after each frame.
+
+    Returns:
+        A ``Timeline``: the tracks with name, distance, first/last time and boxes, and the speed.
+
+    Example:
+        >>> from faceprint.gallery import Gallery
+        >>> from faceprint.video import track_video
+        >>> timeline = track_video("clip.mp4", Gallery("team.db", create=False))  # doctest: +SKIP
+        >>> [(t.name, t.first_s, t.last_s) for t in timeline.tracks]  # doctest: +SKIP
+    """
+    import cv2
+
+    from faceprint.pipeline.pipeline import PipelineConfig, get_pipeline
+    from faceprint.thresholds import threshold_for
+
+    if detect_every < 1:
+        raise BadInput(f"detect_every must be 1 or more, not {detect_every}")
+    if gallery is not None:
+        from faceprint.video.identify import gallery_identifier
+
+        if config is not None and get_pipeline(config).signature() != gallery.signature:
+            raise BadInput(f"the gallery {gallery.path} was enrolled with other pipeline settings than those asked "
+                           "for: leave them out to use the gallery's")
+        config = gallery.config
+    pipe = get_pipeline(config or PipelineConfig())
+    if gallery is not None:
+        identify, threshold = gallery_identifier(gallery, threshold, signature=pipe.signature())
+    if identify is not None and threshold is None:
+        raise BadInput("identify needs a threshold: the distance within which a frame votes for a name")
+    gate = gate if gate is not None else GATE_FACTOR * threshold_for(pipe.config.model)
+    tracker = FaceTracker(gate)
+    matches: dict[int, list[tuple[str | None, float]]] = defaultdict(list)
+    notes: list[str] = []
+    buffer: list[tuple[int, np.ndarray]] = []  # (index, BGR) of frames not yet written
+    frames = 0
+    stage: dict[str, float] = defaultdict(float)  # seconds spent in each step
+
+    def label(track: Track) -> tuple[str, bool]:
+        if identify is None or threshold is None:
+            return f"#{track.id}", False
+        name = vote(matches[track.id], threshold).name
+        return f"#{track.id} {name}", name != UNKNOWN
+
+    def flush(writer: AnnotatedWriter | None) -> None:
+        """Write the buffered frames whose boxes are settled (every frame up to the last detection)."""
+        if writer is None or not buffer:
+            return
+        first = buffer[0][0]
+        per_frame: dict[int, list] = defaultdict(list)
+        for track in tracker.tracks:
+            if not track.points or track.points[-1].frame < first:
+                continue
+            text, known = label(track)
+            for point in reversed(track.points):
+                if point.frame < first:
+                    break
+                per_frame[point.frame].append((point.box, text, known, point.detected))
+        for index, bgr in buffer:
+            writer.write(bgr, per_frame.get(index, []))
+        buffer.clear()
+
+    pipe.detector, pipe.embedder  # load the models now, so the timings are of the video's work
+    start = time.perf_counter()
+    with VideoReader(source, max_frames) as video:
+        info = video.info
+        # a face unseen by the detector for about a second (turned away, covered) keeps its track
+        tracker.max_misses = max(2, round((info.fps or 10.0) * KEEP_UNSEEN_S / detect_every))
+        context = AnnotatedWriter(Path(annotate), info.fps, info.width, info.height) if annotate else nullcontext()
+        with context as writer:
+            try:
+                clock = time.perf_counter()
+                for frame in video:
+                    clock = _lap(stage, "read", clock)
+                    grey = cv2.cvtColor(frame.bgr, cv2.COLOR_BGR2GRAY)
+                    if frame.index % detect_every == 0:
+                        detections = pipe.detect(frame.rgb)
+                        clock = _lap(stage, "detect", clock)
+                        # faces cut by the frame's edge are linked by place only: their embeddings are poor
+                        whole = [i for i, d in enumerate(detections) if not is_partial(d, *grey.shape[::-1])]
+                        found = pipe.embed(frame.rgb, [detections[i] for i in whole])
+                        embedded = {i: e.vector for i, e in zip(whole, found)}
+                        vectors = [embedded.get(i) for i in range(len(detections))]
+                        clock = _lap(stage, "embed", clock)
+                        owners = tracker.update(frame.index, frame.time_s, grey, detections, vectors)
+                        if identify is not None and embedded:
+                            for i, match in zip(embedded, identify(np.stack(list(embedded.values())))):
+                                matches[owners[i].id].append(match)
+                        clock = _lap(stage, "track+identify", clock)
+                        if writer is not None:
+                            buffer.append((frame.index, frame.bgr))
+                            flush(writer)
+                    else:
+                        tracker.follow(frame.index, frame.time_s, grey)
+                        clock = _lap(stage, "follow", clock)
+                        if writer is not None:
+                            buffer.append((frame.index, frame.bgr))
+                    if writer is not None:
+                        clock = _lap(stage, "write", clock)
+                    frames += 1
+                    if progress is not None:
+                        progress(1)
+            except KeyboardInterrupt:
+                notes.append(f"interrupted after {frames} frames: the timeline covers those")
+                log.warning(notes[-1])
+            tracks = tracker.finish()
+            flush(writer)
+    elapsed = time.perf_counter() - start
+
+    summaries = []
+    for track in tracks:
+        if track.detections < min_detections or not track.points:
+            continue
+        points = tuple(track.points)
+        named = vote(matches[track.id], threshold) if identify is not None and threshold is not None else None
+        summaries.append(TrackSummary(
+            track=track.id, vote=named, first_s=points[0].time_s, last_s=points[-1].time_s, first_frame=points[0].frame,
+            last_frame=points[-1].frame, detections=track.detections, points=points))
+    dropped = sum(t.detections < min_detections for t in tracks)
+    if dropped:
+        notes.append(f"{dropped} track(s) detected in fewer than {min_detections} frames left out")
+    if frames == 0:
+        notes.append("no frame could be read from the video")
+    if identify is None:
+        notes.append("no gallery: tracks are not named")
+    return Timeline(source=info.source, fps=info.fps, width=info.width, height=info.height, frames=frames,
+                    detect_every=detect_every, model=pipe.config.model, signature=pipe.signature(),
+                    threshold=threshold if identify is not None else None,
+                    tracks=tuple(sorted(summaries, key=lambda t: (t.first_frame, t.track))),
+                    elapsed_s=elapsed, stage_s=dict(stage), notes=tuple(notes))
+
+
+def _lap(stage: dict[str, float], name: str, since: float) -> float:
+    """Add the time since ``since`` to ``stage[name]``; returns now."""
+    now = time.perf_counter()
+    stage[name] += now - since
+    return now

@@ -1,0 +1,146 @@
+"""Read frames from a video file or a camera with OpenCV, as RGB arrays with timestamps."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from faceprint.errors import BadInput
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container (or camera) says about the stream.
+
+    Attributes:
+        source: the path, or ``"camera:<index>"``.
+        fps: frames per second; 0.0 when unknown (a camera that does not say), in which case
+            frame times come from the wall clock.
+        width, height: frame size in pixels.
+        frame_count: frames in a file as the container reports them (may be approximate);
+            0 for a camera.
+    """
+
+    source: str
+    fps: float
+    width: int
+    height: int
+    frame_count: int
+
+    @property
+    def is_camera(self) -> bool:
+        return self.source.startswith("camera:")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame: its index from 0, its time in seconds from the start, RGB and BGR pixels."""
+
+    index: int
+    time_s: float
+    rgb: np.ndarray
+    bgr: np.ndarray
+
+
+def parse_source(source: str | int | Path) -> str | int:
+    """A camera index (an int, or a string of digits that is not an existing file) or a path."""
+    if isinstance(source, int):
+        return source
+    text = str(source)
+    if text.isdigit() and not Path(text).exists():
+        return int(text)
+    return text
+
+
+def _open_quietly(cv2: Any, target: str | int) -> Any:
+    """cv2.VideoCapture without OpenCV's own warnings on stderr (a missing camera logs two);
+    our error says what went wrong instead."""
+    logging_api = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging_api is None:
+        return cv2.VideoCapture(target)
+    level = logging_api.getLogLevel()
+    logging_api.setLogLevel(logging_api.LOG_LEVEL_ERROR)
+    try:
+        return cv2.VideoCapture(target)
+    finally:
+        logging_api.setLogLevel(level)
+
+
+class VideoReader:
+    """Frames of a video file or camera, in order (a context manager; iterate to read).
+
+    Example:
+        >>> with VideoReader("clip.mp4") as video:
+        ...     for frame in video:
+        ...         print(frame.index, frame.time_s, frame.rgb.shape)
+    """
+
+    def __init__(self, source: str | int | Path, max_frames: int | None = None) -> None:
+        import cv2
+
+        # FFmpeg prints its own complaints (e.g. "moov atom not found") on stderr; our error says it
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+        target = parse_source(source)
+        if isinstance(target, str) and not Path(target).is_file():
+            raise BadInput(f"{target}: no such video file (give a path to a video, or a camera index such as 0)")
+        self._capture: Any = _open_quietly(cv2, target)
+        if not self._capture.isOpened():
+            self._capture.release()
+            if isinstance(target, int):
+                raise BadInput(f"camera {target} could not be opened: check that it is connected and not in use, "
+                               "or give a video file")
+            raise BadInput(f"{target}: not a video OpenCV can read (try an .mp4 or .avi file)")
+        fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        if not np.isfinite(fps) or fps <= 0 or fps > 1000:
+            fps = 0.0
+        count = 0 if isinstance(target, int) else int(max(self._capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0, 0))
+        self.info = VideoInfo(
+            source=f"camera:{target}" if isinstance(target, int) else str(target),
+            fps=fps,
+            width=int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            height=int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            frame_count=count,
+        )
+        self.max_frames = max_frames
+        log.info("opened %s: %dx%d, %.2f fps, %d frames", self.info.source, self.info.width, self.info.height,
+                 fps, count)
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._capture.release()
+
+    def __iter__(self) -> Iterator[Frame]:
+        import cv2
+
+        start = time.perf_counter()
+        index, last = 0, -1.0
+        while self.max_frames is None or index < self.max_frames:
+            ok, bgr = self._capture.read()
+            if not ok or bgr is None:
+                break
+            if bgr.ndim == 2:
+                bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
+            # a file's own timestamp (right with a variable frame rate), else index / fps, else the clock
+            ms = float(self._capture.get(cv2.CAP_PROP_POS_MSEC)) if not self.info.is_camera else float("nan")
+            if np.isfinite(ms) and ms / 1e3 > last and (ms > 0 or index == 0):
+                t = ms / 1e3
+            elif self.info.fps:
+                t = max(index / self.info.fps, last)
+            else:
+                t = time.perf_counter() - start
+            last = t
+            yield Frame(index, t, np.ascontiguousarray(bgr[:, :, ::-1]), bgr)
+            index += 1
