@@ -14,11 +14,11 @@ export_model() { faceprint train export "runs/$1/${2:-best}.pt" -o "runs/$1/mode
 if [[ $which == e1 || $which == all ]]; then
   train e1_small_cnn data="$FC/train" val_data="$FC/val"
   train e1_resnet18 data="$FC/train" val_data="$FC/val"
-  faceprint classify fit "$FC/train" --validate "$FC/val" -o runs/e1_dlib_svm.pkl
+  faceprint classify fit "$FC/train" --validate "$FC/val" -c svm -o runs/e1_dlib_svm.npz
   train e1_dlib_finetune data="$FC/train" val_data="$FC/val"
   export_model e1_dlib_finetune
   faceprint classify fit "$FC/train" --validate "$FC/val" --model runs/e1_dlib_finetune/model.onnx \
-    -o runs/e1_dlib_finetune_svm.pkl
+    -c svm -o runs/e1_dlib_finetune_svm.npz
 fi
 if [[ $which == e2 || $which == all ]]; then
   train e2_orl_identification data="$DATA/orl"
