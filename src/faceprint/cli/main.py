@@ -199,12 +199,24 @@ def calibrate(
     model: str = ModelOpt,
     detector: Optional[str] = DetectorOpt,
     save: bool = typer.Option(False, "--save", help="Use this threshold for verify from now on "
-                              "(stored in $FACEPRINT_HOME/thresholds.json)."),
+                              "(stored in $FACEPRINT_HOME/thresholds.json; with --gallery, in the gallery)."),
     workers: int = typer.Option(2, "--workers", help="Processes embedding in parallel."),
+    gallery: Optional[Path] = typer.Option(None, "--gallery", "-g", help="Calibrate identification on this gallery "
+                                           "instead: ROOT holds probes (enrolled people's other photos, and strangers)."),
+    fpir: float = typer.Option(1e-2, "--fpir", help="With --gallery: false positive identification rate to meet."),
     verbose: bool = VerboseOpt,
 ) -> None:
     """Choose the threshold that meets a false accept rate on your own labelled photos, with a
-    95 % bootstrap interval and the true accept rate it gives."""
+    95 % bootstrap interval and the true accept rate it gives.
+
+    With --gallery: the identification threshold that names at most --fpir of strangers searched
+    against that gallery, and the DIR (detection and identification rate) it gives; --save keeps it
+    in the gallery for `faceprint identify`. Example: faceprint calibrate probes/ -g team.db --fpir 0.01 --save
+    """
+    if gallery is not None:
+        from faceprint.cli.gallery_cmd import calibrate_on_gallery
+
+        return calibrate_on_gallery(root, gallery, fpir, save, workers, verbose)
     import numpy as np
 
     from faceprint.eval.calibrate import calibrate as fit, labelled_pairs
@@ -267,6 +279,7 @@ def main() -> None:
 
 def _add_subcommands() -> None:
     from faceprint.cli.classify_cmd import app as classify_app
+    from faceprint.cli.cluster_cmd import cluster as cluster_command
     from faceprint.cli.eval_cmd import app as eval_app
     from faceprint.cli.models_cmd import app as models_app
     from faceprint.cli.train_cmd import app as train_app
@@ -275,6 +288,17 @@ def _add_subcommands() -> None:
     app.add_typer(models_app, name="models")
     app.add_typer(classify_app, name="classify")
     app.add_typer(train_app, name="train")
+    app.command("cluster")(cluster_command)
+    from faceprint.cli.gallery_cmd import app as gallery_app, identify as identify_command
+    app.add_typer(gallery_app, name="gallery")
+    app.command("identify")(identify_command)
+    from faceprint.cli.serve_cmd import keys_app, serve
+    app.command("serve")(serve)
+    app.add_typer(keys_app, name="keys")
+    from faceprint.cli.video_cmd import video as video_command
+    app.command("video")(video_command)
+    from faceprint.cli.index_cmd import index as index_command
+    app.command("index")(index_command)
 
 
 _add_subcommands()

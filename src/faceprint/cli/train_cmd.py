@@ -28,9 +28,18 @@ def run(
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue from a last.pt checkpoint."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Train; writes config.yaml, best.pt, last.pt, metrics.csv/json and curves.png to `output`.
+    """Train; writes config.yaml, best.pt, last.pt, metrics.csv/json, curves.png and run.json to
+    `output`, and prints run.json: best validation figure, images/s, device, PyTorch and CUDA versions.
 
-    Example: faceprint train run data=celeba_112/images backbone=resnet18 loss=arcface epochs=30
+    Device: device=auto (default: a CUDA GPU when PyTorch sees one, else the CPU, and it says so),
+    cpu, cuda or cuda:N (an error where there is no such GPU). Mixed precision: amp=auto (bf16 on
+    a GPU, off on the CPU), bf16, fp16 or off. Checkpoints load on either device.
+
+    Examples:
+
+      faceprint train run data=celeba_112/images backbone=resnet18 loss=arcface epochs=30
+
+      faceprint train run configs/experiments/e4_resnet18_celeba112.yaml device=cuda amp=bf16
     """
     setup_logging(verbose)
     _require_torch()
@@ -57,7 +66,8 @@ def export(
     threshold: Optional[float] = typer.Option(None, "--threshold", help="Verification threshold to store "
                                               "(default: the run's best validation threshold)."),
 ) -> None:
-    """Export to ONNX; then `faceprint verify --model path/to/model.onnx ...` uses it."""
+    """Export to ONNX (from a float32 CPU copy, whichever device trained it); then
+    `faceprint verify --model path/to/model.onnx ...` uses it."""
     _require_torch()
     from faceprint.train.export import export_onnx
 

@@ -3,11 +3,15 @@ each run (resolved)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from faceprint.errors import BadInput
+
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+AMP_MODES = ("auto", "bf16", "fp16", "off")
 
 
 @dataclass
@@ -50,6 +54,20 @@ class TrainConfig:
     colour: float = 0.2
     seed: int = 0
     threads: int = 0  # torch threads; 0 = all cores
+    device: str = "auto"  # auto (CUDA when PyTorch sees a GPU, else the CPU) | cpu | cuda | cuda:N
+    amp: str = "auto"  # mixed precision: auto (bf16, or fp16 where a GPU lacks bf16; off on the CPU) | bf16 | fp16 | off
+    loader_workers: int | None = None  # DataLoader processes augmenting batches (default 0 on the CPU, up to 4 on a GPU)
+
+    def __post_init__(self) -> None:
+        # YAML reads a bare `off` / `on` as a boolean
+        if isinstance(self.amp, bool):
+            self.amp = "auto" if self.amp else "off"
+        self.amp = str(self.amp).strip().lower()
+        self.device = str(self.device).strip().lower()
+        if not DEVICE_PATTERN.match(self.device):
+            raise BadInput(f"device={self.device!r}: use auto, cpu, cuda or cuda:N")
+        if self.amp not in AMP_MODES:
+            raise BadInput(f"amp={self.amp!r}: use {', '.join(AMP_MODES)}")
 
     @classmethod
     def load(cls, path: Path | None = None, overrides: list[str] = ()) -> "TrainConfig":

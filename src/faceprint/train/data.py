@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -207,3 +208,41 @@ def augment_batch(images: np.ndarray, aug: Augment, rng: np.random.Generator) ->
             img = np.clip(x, 0, 255).astype(np.uint8)
         out[i] = img
     return out
+
+
+class AugmentedBatches:
+    """Training batches by number, for a ``torch.utils.data.DataLoader(batch_size=None)`` whose
+    worker processes augment while the device trains. Each batch's augmentation is drawn from
+    its own generator seeded by (seed, epoch, batch number), so the batches do not depend on how
+    many workers make them or in which order they finish."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, batches: list[np.ndarray],
+                 augment: Augment | None, seed: int, epoch: int) -> None:
+        self.images, self.labels, self.batches = images, labels, batches
+        self.augment, self.seed, self.epoch = augment, seed, epoch
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, number: int) -> tuple[np.ndarray, np.ndarray]:
+        index = self.batches[number]
+        images = self.images[index]
+        if self.augment is not None:
+            images = augment_batch(images, self.augment, np.random.default_rng([self.seed, self.epoch, number]))
+        return np.ascontiguousarray(images), self.labels[index].astype(np.int64)
+
+
+@contextmanager
+def single_threaded_opencv() -> Iterator[None]:
+    """OpenCV on one thread while forked DataLoader workers run (restored after). A child forked
+    from a process whose OpenCV thread pool is alive inherits the pool's locks but not its
+    threads, and hangs in its first parallel call or in ``cv2.setNumThreads``; with the pool shut
+    down in the parent before the fork there is nothing to inherit. The workers are the parallelism."""
+    import cv2
+
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)

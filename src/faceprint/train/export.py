@@ -25,16 +25,19 @@ class _PixelsNHWC(nn.Module):
 
 
 def load_checkpoint(path: Path) -> tuple[nn.Module, dict[str, Any]]:
+    """The checkpoint's backbone as a float32 module on the CPU (whichever device trained it:
+    tensors are mapped to the CPU as they load), in eval mode, and the checkpoint's state."""
     state = torch.load(path, map_location="cpu", weights_only=False)
     cfg, info = state["config"], state["info"]
     model, _ = create_backbone(cfg["backbone"], info["input_size"], info["channels"], info["embedding_dim"],
                                width=cfg.get("width", 1.0))
     model.load_state_dict(state["model"])
-    return model.eval(), state
+    return model.float().cpu().eval(), state
 
 
 def export_onnx(checkpoint: Path, output: Path, threshold: float | None = None) -> dict[str, Any]:
-    """Write ``output`` (.onnx) and ``output.with_suffix('.json')``; returns the sidecar."""
+    """Write ``output`` (.onnx) and ``output.with_suffix('.json')``; returns the sidecar. The
+    export always traces a float32 CPU copy, so it is the same from a GPU-trained checkpoint."""
     model, state = load_checkpoint(checkpoint)
     info = state["info"]
     size, channels = info["input_size"], info["channels"]
@@ -54,7 +57,7 @@ def export_onnx(checkpoint: Path, output: Path, threshold: float | None = None) 
         "format": "faceprint-onnx-embedder-1", "name": output.stem, "input_size": size, "channels": channels,
         "embedding_dim": info["embedding_dim"], "align": info["align"], "threshold": threshold,
         "trained": {"backbone": state["config"]["backbone"], "loss": state["config"]["loss"],
-                    "epochs": state["epoch"],
+                    "epochs": state["epoch"], "device": state.get("device", "cpu"), "amp": state.get("amp", "off"),
                     "best": {state.get("monitor", "val_accuracy"): state["best"]}, "data": state["config"]["data"]},
     }
     output.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")

@@ -1,0 +1,309 @@
+"""Index a folder of photos with Ray Data: list files -> read, hash and validate (tasks) ->
+detect, align and embed (an actor pool: models load once per actor, faces embed in batches) ->
+Parquet parts written by the driver as batches arrive -> optionally a gallery.
+
+Resumable: a photo whose content hash is in a finished part is not read twice; bad files are
+recorded with their error (and not retried while their content is unchanged). The vectors are
+the single-process path's (``embed_many``): the actor runs the same code on the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from faceprint.errors import BadInput, FaceprintError
+from faceprint.scale.parquet_io import IndexFolder, result_rows, rows_table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from faceprint.pipeline.pipeline import PipelineConfig
+
+log = logging.getLogger(__name__)
+
+_DONE_CACHE: dict[str, frozenset[str]] = {}
+
+
+def require_ray() -> None:
+    """Raises BadInput naming the extra to install when Ray Data or pyarrow is missing."""
+    try:
+        import pyarrow  # noqa: F401
+        import ray.data  # noqa: F401
+    except ImportError as exc:
+        raise BadInput(f"indexing with Ray needs the scale extra ({exc.name} is missing): "
+                       "pip install 'faceprint[scale]'") from None
+
+
+def start_ray(address: str | None = None, num_cpus: int | None = None) -> dict[str, Any]:
+    """Join the cluster at ``address``, or start Ray on this machine (loopback only, no dashboard).
+    A Ray already initialised in this process is used as it is."""
+    import ray
+
+    if ray.is_initialized():
+        return {"ray": "already running", "cpus": ray.cluster_resources().get("CPU", 0)}
+    if address:
+        ray.init(address=address, logging_level=logging.WARNING)
+        return {"ray": address, "cpus": ray.cluster_resources().get("CPU", 0)}
+    # the default picks a non-loopback address; a local index needs no traffic beyond loopback
+    ray.init(num_cpus=num_cpus or os.cpu_count() or 1, _node_ip_address="127.0.0.1", include_dashboard=False,
+             logging_level=logging.WARNING)
+    return {"ray": "local", "cpus": ray.cluster_resources().get("CPU", 0)}
+
+
+def _done_set(ref: Any) -> frozenset[str]:
+    """The done hashes, fetched once per worker process from the object store."""
+    import ray
+
+    key = ref.hex()
+    if key not in _DONE_CACHE:
+        _DONE_CACHE.clear()
+        _DONE_CACHE[key] = ray.get(ref)
+    return _DONE_CACHE[key]
+
+
+def _probe(data: bytes, max_pixels: int) -> str | None:
+    """A cheap check before the expensive stages: the header decodes and the size is allowed.
+    (A file damaged further in fails in the full decode, and is recorded there.)"""
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        return "the file is empty"
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        return f"not a readable image ({exc.__class__.__name__})"
+    if width * height > max_pixels:
+        return f"{width}x{height} is more than {max_pixels} pixels (set FACEPRINT_MAX_PIXELS to allow it)"
+    return None
+
+
+def read_and_validate(batch: dict[str, Any], done_ref: Any, max_pixels: int) -> "pa.Table":
+    """Ray task: each path's bytes, content hash, and whether it is done already or bad."""
+    import pyarrow as pa
+
+    done = _done_set(done_ref)
+    rows = []
+    for path in batch["path"]:
+        path = str(path)
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            rows.append({"path": path, "sha256": None, "data": b"", "error": f"cannot read ({exc.strerror or exc})",
+                         "done": False})
+            continue
+        sha = hashlib.sha256(data).hexdigest()
+        if sha in done:
+            rows.append({"path": path, "sha256": sha, "data": b"", "error": None, "done": True})
+            continue
+        error = _probe(data, max_pixels)
+        rows.append({"path": path, "sha256": sha, "data": b"" if error else data, "error": error, "done": False})
+    return pa.Table.from_pylist(rows, schema=pa.schema([("path", pa.string()), ("sha256", pa.string()),
+                                                        ("data", pa.binary()), ("error", pa.string()),
+                                                        ("done", pa.bool_())]))
+
+
+class FaceEmbedder:
+    """Ray actor: the pipeline's models, loaded once; detects, aligns and embeds a batch of photos
+    (``embed_sources``, the code ``embed_many`` runs, on the same bytes)."""
+
+    def __init__(self, config: "PipelineConfig", batch_size: int, threads: int) -> None:
+        if threads:
+            # one thread per actor where several share a machine (as embed_many's worker processes)
+            os.environ["FACEPRINT_THREADS"] = str(threads)
+            os.environ["OMP_NUM_THREADS"] = str(threads)
+        from faceprint.pipeline.pipeline import Pipeline
+
+        self.pipeline = Pipeline(config)
+        self.signature = self.pipeline.signature()
+        self.batch_size = batch_size
+
+    def __call__(self, table: "pa.Table") -> "pa.Table":
+        import pyarrow as pa
+
+        from faceprint.pipeline.batch import embed_sources
+
+        rows = table.to_pylist()
+        todo = [i for i, row in enumerate(rows) if not row["done"] and row["error"] is None]
+        results = dict(zip(todo, embed_sources(self.pipeline, [rows[i]["data"] for i in todo], self.batch_size)))
+        model = self.pipeline.config.model
+        out, done = [], []
+        for i, row in enumerate(rows):
+            faces = result_rows(row["path"], results.get(i), row["sha256"], row["error"], model, self.signature)
+            out += faces
+            done += [row["done"]] * len(faces)
+        table = rows_table(out)
+        return table.append_column("done", pa.array(done, pa.bool_()))
+
+
+def _names_for_gallery(paths: Sequence[str], root: Path | None) -> list[str | None]:
+    """A face's gallery name: the photo's first folder under PHOTOS (PHOTOS/<name>/...)."""
+    names: list[str | None] = []
+    for path in paths:
+        try:
+            parts = Path(path).relative_to(root).parts if root is not None else ()
+        except ValueError:
+            parts = ()
+        names.append(parts[0] if len(parts) > 1 else None)
+    return names
+
+
+def index_photos(
+    photos: str | Path | Sequence[str | Path],
+    out: str | Path,
+    address: str | None = None,
+    workers: int | None = None,
+    model: str = "dlib",
+    detector: str | None = None,
+    batch_size: int = 32,
+    files_per_task: int = 16,
+    gallery: str | None = None,
+    names_root: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Index every photo under ``photos`` (a folder, searched recursively, or a list of files)
+    into Parquet parts under ``out``; returns a summary.
+
+    Args:
+        address: a Ray cluster to join (``ray://host:10001`` or ``host:6379``); None starts Ray here.
+        workers: embedding actors (default: one per CPU of the cluster, less one left for the
+            read tasks; an actor pool that takes every CPU deadlocks them).
+        files_per_task: photos per read task and per actor call; also the size of a part.
+        gallery: a gallery (``faceprint.Gallery`` path or URI) to upsert the faces into, each
+            photo's face nearest the centre under the name of its folder (PHOTOS/<name>/...).
+        names_root: the folder whose sub-folders name the people for ``gallery`` (default:
+            ``photos`` when it is a folder).
+        progress: called with (photos finished, photos listed) as parts are written.
+        **options: PipelineConfig fields (flip, jitter, score_threshold, ...).
+
+    Example:
+        >>> summary = index_photos("photos/", "index_out")  # doctest: +SKIP
+        >>> summary["faces"], summary["photos_per_second"]  # doctest: +SKIP
+    """
+    require_ray()
+    import ray
+
+    from faceprint import settings
+    from faceprint.pipeline.batch import iter_image_files
+    from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
+
+    started = time.perf_counter()
+    root: Path | None = None
+    if isinstance(photos, (str, os.PathLike)):
+        root = Path(photos)
+        if not root.exists():
+            raise BadInput(f"{root}: no such file or folder")
+        files = [str(p) for p in iter_image_files(root)] if root.is_dir() else [str(root)]
+    else:
+        files = [str(p) for p in photos]
+    if not files:
+        raise BadInput(f"{photos}: no image files found")
+    if names_root is not None:
+        root = Path(names_root)
+    config = PipelineConfig(detector=detector or "", model=model, **options).resolved()
+    pipeline = Pipeline(config)
+    signature = pipeline.signature()
+    folder = IndexFolder(out)
+    folder.open(model, signature, asdict(config))
+    done, parts_before = folder.done()
+    target = None
+    if gallery:
+        from faceprint.gallery import Gallery
+
+        target = Gallery(gallery, model=model, **{k: v for k, v in asdict(config).items() if k != "model"})
+        if target.signature != signature:
+            raise BadInput(f"gallery {gallery} holds pipeline {target.signature}, not {signature}")
+
+    info = start_ray(address, None if address else max(os.cpu_count() or 1, (workers or 1) + 1))
+    cpus = int(info["cpus"] or 1)
+    actors = workers or max(1, cpus - 1)
+    if actors >= cpus:
+        log.warning("%d embedding actors on %d CPUs leave none for the read tasks; Ray may stall", actors, cpus)
+    threads = 1 if actors > 1 or address else 0
+
+    from ray.data import DataContext
+
+    context = DataContext.get_current()
+    context.enable_progress_bars = False  # the driver shows its own progress, per photo
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    done_ref = ray.put(frozenset(done))
+    dataset = (
+        ray.data.from_items([{"path": f} for f in files], override_num_blocks=max(1, -(-len(files) // files_per_task)))
+        .map_batches(read_and_validate, batch_size=files_per_task, batch_format="numpy",
+                     fn_kwargs={"done_ref": done_ref, "max_pixels": settings.max_pixels()}, num_cpus=0.5)
+        .map_batches(FaceEmbedder, batch_size=files_per_task, batch_format="pyarrow",
+                     compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1, fn_constructor_kwargs={"config": config, "batch_size": batch_size,
+                                                        "threads": threads})
+    )
+    counts = {"photos_done_before": 0, "photos_indexed": 0, "faces": 0, "no_face": 0, "errors": 0, "parts": 0,
+              "gallery_added": 0}
+    finished = 0
+    if progress is not None:
+        progress(0, len(files))
+    try:
+        for table in dataset.iter_batches(batch_format="pyarrow", batch_size=None, prefetch_batches=1):
+            finished = _write(table, folder, counts, target, root, signature, finished)
+            if progress is not None:
+                progress(finished, len(files))
+    except ray.exceptions.RayError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise FaceprintError(f"indexing stopped ({first}); the {counts['parts']} part(s) written are kept: run "
+                             "the same command again to go on") from exc
+    finally:
+        if target is not None:
+            target.close()
+    seconds = time.perf_counter() - started
+    return {"photos_listed": len(files), **counts, "parts_before": parts_before, "out": str(Path(out)),
+            "model": model, "signature": signature, "workers": actors, "ray": info["ray"], "cpus": cpus,
+            "seconds": round(seconds, 2),
+            "photos_per_second": round(counts["photos_indexed"] / seconds, 2) if seconds else None}
+
+
+def _write(table: "pa.Table", folder: IndexFolder, counts: dict[str, int], target: Any, root: Path | None,
+           signature: str, finished: int) -> int:
+    """One batch from the actors: the new rows as a part, counted (and upserted); returns the
+    number of photos finished so far."""
+    skipped_paths = set(table.filter(table["done"])["path"].to_pylist())
+    new = table.filter(_not(table["done"])).drop_columns(["done"])
+    counts["photos_done_before"] += len(skipped_paths)
+    if folder.write_part(new) is not None:
+        counts["parts"] += 1
+    photos_new = set(new["path"].to_pylist())
+    counts["photos_indexed"] += len(photos_new)
+    face = new["face"].to_numpy()
+    errors = new["error"].is_valid().to_numpy(zero_copy_only=False)
+    counts["faces"] += int((face >= 0).sum())
+    counts["errors"] += int(errors.sum())
+    counts["no_face"] += int(((face < 0) & ~errors).sum())
+    if target is not None:
+        counts["gallery_added"] += _upsert(target, new, root, signature)
+    return finished + len(photos_new) + len(skipped_paths)
+
+
+def _not(mask: "pa.ChunkedArray") -> "pa.ChunkedArray":
+    import pyarrow.compute as pc
+
+    return pc.invert(mask)
+
+
+def _upsert(target: Any, table: "pa.Table", root: Path | None, signature: str) -> int:
+    """The face nearest the centre of each named photo into ``target``; its content hash is the
+    key, so a photo in the gallery already is not added twice."""
+    import numpy as np
+
+    rows = table.filter(table["nearest_center"]).select(["path", "sha256", "vector"]).to_pylist()
+    names = _names_for_gallery([r["path"] for r in rows], root)
+    keep = [i for i, name in enumerate(names) if name is not None]
+    if not keep:
+        return 0
+    vectors = np.stack([np.asarray(rows[i]["vector"], np.float32) for i in keep])
+    return target.add_vectors([names[i] for i in keep], vectors, keys=[rows[i]["sha256"] for i in keep],
+                              signature=signature, sources=[rows[i]["path"] for i in keep])

@@ -1,0 +1,149 @@
+"""`faceprint index` through Ray Data (issue 17): a few hundred real LFW photos give the vectors
+`embed_many` gives (within 1e-5); a run killed halfway and started again redoes no finished photo
+and loses none; bad files are recorded with their error. Skips where Ray is not installed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ray")
+pytest.importorskip("pyarrow")
+
+PHOTOS = 200
+
+
+@pytest.fixture(scope="module")
+def photo_folder(lfw, tmp_path_factory):
+    """200 LFW photos in people/<name>/ folders, plus a corrupt file and a truncated JPEG."""
+    root = tmp_path_factory.mktemp("index_photos")
+    files = sorted(lfw.glob("*/*.jpg"))[:PHOTOS]
+    for path in files:
+        (root / path.parent.name).mkdir(exist_ok=True)
+        shutil.copy(path, root / path.parent.name / path.name)
+    (root / "bad").mkdir()
+    (root / "bad" / "broken.jpg").write_bytes(b"this is not a JPEG")
+    (root / "bad" / "truncated.jpg").write_bytes(files[0].read_bytes()[:600])
+    return root
+
+
+def _start(*args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "faceprint.cli.main", "index", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _kill_session(leader: subprocess.Popen) -> None:
+    """SIGKILL the run and every process of its session (the driver and the Ray it started)."""
+    import psutil
+
+    members = [p for p in psutil.process_iter(["pid"]) if _session(p.pid) == leader.pid]
+    for process in members:
+        try:
+            process.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass
+    leader.wait(timeout=60)
+    psutil.wait_procs(members, timeout=30)
+
+
+def _session(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None
+
+
+@pytest.mark.slow
+def test_index_equals_embed_many_and_resumes_after_a_kill(photo_folder, tmp_path):
+    import faceprint
+    from faceprint.pipeline.batch import iter_image_files
+    from faceprint.scale.parquet_io import IndexFolder, read_index
+
+    out = tmp_path / "index"
+    files = [str(p) for p in iter_image_files(photo_folder)]
+    assert len(files) == PHOTOS + 2
+
+    # 1. a run killed once a few parts are written
+    first = _start(photo_folder, "--out", out, "--files-per-task", "8")
+    deadline = time.monotonic() + 300
+    while len(IndexFolder(out).part_files()) < 3 and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert first.poll() is None, f"the run ended before it could be killed: {first.communicate()[1][-2000:]}"
+    _kill_session(first)
+    before = read_index(out)
+    done_paths = set(before["path"].to_pylist())
+    assert 0 < len(done_paths) < len(files)
+
+    # 2. started again: goes on, redoes nothing finished
+    second = subprocess.run([sys.executable, "-m", "faceprint.cli.main", "index", photo_folder, "--out", out],
+                            capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    summary = json.loads(second.stdout)
+    assert summary["photos_done_before"] == len(done_paths)
+    assert summary["photos_indexed"] == len(files) - len(done_paths)
+    assert summary["errors"] == 2 and summary["photos_listed"] == len(files)
+
+    table = read_index(out)
+    rows = table.to_pylist()
+    assert {r["path"] for r in rows} == set(files)  # none lost
+    per_photo = Counter(r["path"] for r in rows)
+    for path, count in per_photo.items():  # none done twice: each photo's rows are its faces, once each
+        faces = sorted(r["face"] for r in rows if r["path"] == path)
+        assert faces == (list(range(count)) if faces[0] >= 0 else [-1]), path
+
+    # 3. the same numbers as the single-process path
+    reference = {r.source: r for r in faceprint.embed_many(files)}
+    compared = 0
+    for row in rows:
+        expected = reference[row["path"]]
+        if expected.error is not None:
+            assert row["error"] and row["face"] == -1 and not row["vector"]
+            continue
+        assert row["sha256"] == expected.sha256 and row["faces"] == len(expected.faces)
+        if row["face"] < 0:
+            assert not expected.faces
+            continue
+        face = expected.faces[row["face"]]
+        assert np.abs(np.asarray(row["vector"], np.float32) - face.vector).max() <= 1e-5
+        assert np.allclose(row["box"], face.detection.box.as_list(), atol=1e-3)
+        assert np.allclose(np.reshape(row["landmarks"], (5, 2)), face.detection.landmarks, atol=1e-3)
+        assert row["signature"] == expected.signature and row["model"] == "dlib"
+        compared += 1
+    assert compared >= PHOTOS  # every photo's faces (some photos hold several)
+    bad = {r["path"].rsplit("/", 1)[-1]: r["error"] for r in rows if r["error"]}
+    assert set(bad) == {"broken.jpg", "truncated.jpg"}
+
+
+@pytest.mark.slow
+def test_index_refuses_another_pipeline_and_reruns_as_a_no_op(photo_folder, tmp_path):
+    import ray
+
+    import faceprint
+    from faceprint.errors import BadInput
+    from faceprint.scale.ray_index import index_photos
+
+    files = sorted(photo_folder.glob("A*/*.jpg"))[:12]
+    out = tmp_path / "small"
+    try:
+        gallery = tmp_path / "people.db"
+        first = index_photos(files, out, files_per_task=4, gallery=str(gallery), names_root=photo_folder)
+        assert first["photos_indexed"] == len(files) and first["faces"] >= len(files)
+        assert first["gallery_added"] == len(files)  # each photo's face nearest the centre, named by folder
+        with faceprint.Gallery(gallery) as people:
+            assert {s.name for s in people.subjects()} == {p.parent.name for p in files}
+        again = index_photos(files, out, files_per_task=4, gallery=str(gallery), names_root=photo_folder)
+        assert again["photos_done_before"] == len(files) and again["photos_indexed"] == 0 and again["parts"] == 0
+        assert again["gallery_added"] == 0
+        with pytest.raises(BadInput, match="another --out folder"):
+            index_photos(files, out, flip=False)
+    finally:
+        ray.shutdown()
