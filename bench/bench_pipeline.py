@@ -2,6 +2,7 @@
 
     pip install --no-deps face-recognition==1.3.0    # the reference, beside dlib-bin
     python bench/bench_pipeline.py --images 300 --rounds 5
+    python bench/bench_pipeline.py --baseline /tmp/before/src --spinning   # before/after, one run
 
 The images are dealt into rounds; in each round every contender embeds every face of that round's
 images, in an order that rotates from round to round, so a load change on the shared machine hits
@@ -9,11 +10,17 @@ all sides alike. Printed: images/s per contender and round, and the median over 
 contender's ratio to face_recognition (which runs on one core). Then per-stage milliseconds, the
 per-face embedding speed against dlib's own network, and the peak RSS of `faceprint verify`.
 Models are loaded (and worker pools started) before the clock starts, on both sides.
+
+Read the ratios with the load average printed: Linux gives each session (autogroup) an equal
+share of a busy machine, so when other sessions keep every core busy, extra workers or threads
+add no CPU and the ratios then compare CPU per image; the gain from more cores shows only where
+cores are free.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -56,10 +63,58 @@ def faceprint_loop(files: list[Path]) -> int:
     return sum(len(faceprint.embed(path)) for path in files)
 
 
+def faceprint_loop_spinning() -> Callable[[list[Path]], int]:
+    """The per-image loop with ONNX Runtime's default of spinning pool threads (faceprint's default
+    before they were made to sleep), to measure that choice in the same run."""
+    from faceprint.images import load_image
+    from faceprint.models.dlib_resnet import ort_session
+    from faceprint.pipeline.pipeline import Pipeline
+
+    pipe = Pipeline()
+    sessions = pipe.embedder.network.sessions
+    sessions.default = ort_session(sessions.model_bytes, spinning=True)
+
+    def run(files: list[Path]) -> int:
+        faces = 0
+        for path in files:
+            rgb = load_image(path)
+            faces += len(pipe.embed(rgb, pipe.detect(rgb)))
+        return faces
+
+    return run
+
+
+_BASELINE_CHILD = """
+import json, sys
+import faceprint
+assert faceprint.__file__.startswith(sys.argv[1]), faceprint.__file__
+for line in sys.stdin:
+    results = faceprint.embed_many(json.loads(line), workers=int(sys.argv[2]))
+    print(sum(len(r.faces) for r in results), flush=True)
+"""
+
+
+def baseline_many(src: Path, workers: int) -> Callable[[list[Path]], int]:
+    """``embed_many`` of another copy of faceprint's ``src`` folder (the code before a change), in a
+    child process kept for the whole run, so before and after are interleaved in one run."""
+    src = src.resolve()
+    child = subprocess.Popen([sys.executable, "-c", _BASELINE_CHILD, str(src), str(workers)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                             env=dict(os.environ, PYTHONPATH=str(src)))
+
+    def run(files: list[Path]) -> int:
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write(json.dumps([str(f) for f in files]) + "\n")
+        child.stdin.flush()
+        return int(child.stdout.readline())
+
+    return run
+
+
 def interleaved(files: list[Path], rounds: int, contenders: dict[str, Callable[[list[Path]], int]]) -> dict:
     chunks = [files[i::rounds] for i in range(rounds)]
-    for run in contenders.values():  # warm-up: models loaded, pools spawned
-        run(files[:8])
+    for run in contenders.values():  # warm-up: models loaded, pools spawned, embed_many's helper-thread
+        run(files[:40])             # session built (it starts above batch_size=32 images)
     rates: dict[str, list[float]] = {name: [] for name in contenders}
     faces: dict[str, int] = {name: 0 for name in contenders}
     names = list(contenders)
@@ -107,9 +162,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-loop", action="store_true", help="skip the per-image facade loop")
+    parser.add_argument("--baseline", type=Path, metavar="SRC",
+                        help="also run embed_many (1 process and --workers) from this copy of src/ "
+                             "(e.g. the code before a change: git archive HEAD src | tar -x -C /tmp/before)")
+    parser.add_argument("--spinning", action="store_true",
+                        help="add the per-image loop with ONNX Runtime threads that spin (the old default)")
     args = parser.parse_args()
     files = lfw_sample(args.images)
-    print(f"{len(files)} LFW images, {args.rounds} rounds, {os.cpu_count()} CPU cores")
+    print(f"{len(files)} LFW images, {args.rounds} rounds, {os.cpu_count()} CPU cores, "
+          f"load average {os.getloadavg()[0]:.1f}")
 
     contenders: dict[str, Callable[[list[Path]], int]] = {
         "face_recognition": face_recognition_all_faces,
@@ -117,9 +178,16 @@ def main() -> None:
     }
     if args.workers > 1:
         contenders[f"embed_many {args.workers} workers"] = faceprint_many(args.workers)
+    if args.baseline is not None:
+        contenders["baseline embed_many 1 process"] = baseline_many(args.baseline, 1)
+        if args.workers > 1:
+            contenders[f"baseline embed_many {args.workers} workers"] = baseline_many(args.baseline, args.workers)
     if not args.no_loop:
         contenders["loop over faceprint.embed"] = faceprint_loop
+    if args.spinning:
+        contenders["same loop, ORT spinning"] = faceprint_loop_spinning()
     result = interleaved(files, args.rounds, contenders)
+    print(f"load average after the rounds: {os.getloadavg()[0]:.1f}")
 
     base = result["rates"]["face_recognition"]
     print("\nimages/s (median of rounds) and the median of the per-round ratios to face_recognition")
@@ -127,6 +195,12 @@ def main() -> None:
         ratios = [r / b for r, b in zip(rates, base)]
         print(f"  {name:<28}{statistics.median(rates):>8.1f} images/s  {statistics.median(ratios):>5.2f}x"
               f"  (ratios {min(ratios):.2f}-{max(ratios):.2f}; faces embedded {result['faces'][name]})")
+
+    for name, rates in result["rates"].items():  # before/after, round by round
+        before = result["rates"].get("baseline " + name)
+        if before is not None:
+            ratios = [r / b for r, b in zip(rates, before)]
+            print(f"  {name} / baseline: {statistics.median(ratios):.2f}x (ratios {min(ratios):.2f}-{max(ratios):.2f})")
 
     from faceprint.eval.speed import stage_timings
     from faceprint.pipeline.pipeline import PipelineConfig

@@ -27,14 +27,15 @@ def read_sidecar(onnx_path: Path) -> dict[str, Any]:
 
 class OnnxEmbedder:
     def __init__(self, onnx_path: Path, threads: int | None = None) -> None:
-        from faceprint.models.dlib_resnet import ort_session
+        from faceprint.models.dlib_resnet import SessionSet
 
         self.info = read_sidecar(Path(onnx_path))
-        self.session = ort_session(Path(onnx_path).read_bytes(), threads)
+        self.sessions = SessionSet(Path(onnx_path).read_bytes(), threads)
+        self.session = self.sessions.default
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, chips: np.ndarray) -> np.ndarray:
         x = np.asarray(chips, np.float32)
         if self.info["channels"] == 1 and x.shape[-1] == 3:
             x = (x @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
-        return self.session.run(None, {self.input_name: np.ascontiguousarray(x)})[0]
+        return self.sessions.current().run(None, {self.input_name: np.ascontiguousarray(x)})[0]

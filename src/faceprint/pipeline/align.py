@@ -77,9 +77,14 @@ def warp(image: np.ndarray, chip_to_image: np.ndarray, size: tuple[int, int]) ->
     """Sample ``image`` at chip_to_image(x, y) for every chip pixel (x, y).
 
     Bilinear, truncated to uint8, zero where the 2x2 neighbourhood leaves the image: exactly
-    dlib's ``interpolate_bilinear`` as used by ``extract_image_chip``.
+    dlib's ``interpolate_bilinear`` as used by ``extract_image_chip``. Returns (height, width,
+    channels).
     """
     width, height = size
+    rows, cols = image.shape[:2]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    if rows < 2 or cols < 2:
+        return np.zeros((height, width, channels), np.uint8)  # no 2x2 neighbourhood anywhere
     xs = np.arange(width, dtype=np.float64)
     ys = np.arange(height, dtype=np.float64)[:, None]
     m = chip_to_image
@@ -87,24 +92,47 @@ def warp(image: np.ndarray, chip_to_image: np.ndarray, size: tuple[int, int]) ->
     py = m[1, 0] * xs + m[1, 1] * ys + m[1, 2]
     floor_x, floor_y = np.floor(px), np.floor(py)
     left, top = floor_x.astype(np.intp), floor_y.astype(np.intp)
-    rows, cols = image.shape[:2]
-    inside = (left >= 0) & (top >= 0) & (left + 1 < cols) & (top + 1 < rows)
-    np.clip(left, 0, max(cols - 2, 0), out=left)
-    np.clip(top, 0, max(rows - 2, 0), out=top)
-    fx, fy = (px - floor_x)[..., None], (py - floor_y)[..., None]
-    flat = image.reshape(rows * cols, -1)
-    index = top * cols + left
+    # the map is affine (and its float evaluation monotonic), so the corners bound every sample
+    x0, x1 = _corner_range(left)
+    y0, y1 = _corner_range(top)
+    all_inside = x0 >= 0 and y0 >= 0 and x1 < cols - 1 and y1 < rows - 1
+    if not all_inside:
+        inside = (left >= 0) & (top >= 0) & (left < cols - 1) & (top < rows - 1)
+        np.clip(left, 0, cols - 2, out=left)
+        np.clip(top, 0, rows - 2, out=top)
+        x0, x1 = min(max(x0, 0), cols - 2), min(max(x1, 0), cols - 2)
+        y0, y1 = min(max(y0, 0), rows - 2), min(max(y1, 0), rows - 2)
+    # the pixels the chip reads, one plane per channel: gathers and arithmetic then run on whole
+    # rows (with the channels innermost, numpy's inner loops would run three elements at a time)
+    crop = image.reshape(rows, cols, channels)[y0 : y1 + 2, x0 : x1 + 2]
+    stride = crop.shape[1]
+    planes = np.ascontiguousarray(crop.transpose(2, 0, 1)).reshape(channels, -1)
+    index = (top - y0) * stride + (left - x0)
 
     def pixel(offset: int) -> np.ndarray:
-        return np.take(flat, index + offset, axis=0)  # same values as flat[index + offset], faster
+        return np.take(planes, index + offset, axis=1)  # (channels, height, width)
 
-    # double precision, as dlib: float32 changes about one pixel in 500 by one grey level
+    # double precision and dlib's order of operations: float32 changes about one pixel in 500
+    # by one grey level
+    fx = px - floor_x
+    fy = py - floor_y
     gx = 1 - fx
-    upper = gx * pixel(0) + fx * pixel(1)
-    lower = gx * pixel(cols) + fx * pixel(cols + 1)
-    out = np.floor((1 - fy) * upper + fy * lower)
-    out[~inside] = 0
-    return np.clip(out, 0, 255).astype(np.uint8)
+    upper = gx * pixel(0)
+    upper += fx * pixel(1)
+    lower = gx * pixel(stride)
+    lower += fx * pixel(stride + 1)
+    upper *= 1 - fy
+    lower *= fy
+    upper += lower
+    np.floor(upper, out=upper)  # within 0..255 (a convex combination of uint8 values): no clip
+    if not all_inside:
+        upper[:, ~inside] = 0
+    return upper.transpose(1, 2, 0).astype(np.uint8, order="C")
+
+
+def _corner_range(values: np.ndarray) -> tuple[int, int]:
+    corners = (values[0, 0], values[0, -1], values[-1, 0], values[-1, -1])
+    return int(min(corners)), int(max(corners))
 
 
 # A mirror swaps the face's sides: these orders keep each point's meaning after x -> width - 1 - x.
