@@ -5,6 +5,10 @@ were computed, into src/faceprint/models/calibration.json, which the registry re
 
     python scripts/calibrate_default_threshold.py --model dlib
     python scripts/calibrate_default_threshold.py --model dlib+mobilefacenet   # also its members
+
+A fused model's weights for turned faces (|yaw| > detect.PROFILE_YAW) are its frontal weights
+with dlib's times ``--profile-dlib-share``: View 1 holds too few turned faces to fit them, so that
+share is a choice made on CFP dev (``python scripts/pose_candidates.py cfp``) and recorded as such.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from faceprint import registry, settings
 from faceprint.eval import metrics
 from faceprint.eval.protocols import read_lfw_pairs
 from faceprint.pipeline.batch import EmbeddingCache, embed_paths
+from faceprint.pipeline.detect import PROFILE_YAW
 from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
 
 CALIBRATION = Path(__file__).resolve().parents[1] / "src" / "faceprint" / "models" / "calibration.json"
@@ -45,6 +50,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="dlib")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--profile-dlib-share", type=float, default=None,
+                        help="fused models: dlib's weight on turned faces as a share of its frontal weight "
+                             "(default: the share already recorded, else 1 = no pose weighting)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     data = settings.data_dir()
@@ -74,6 +82,15 @@ def main() -> None:
         entry["fusion_weights"] = [round(w, 6) for w in weights]
         entry["fusion_method"] = ("member unit vectors times sqrt(1/std of that member's cosine over the "
                                   "DevTrain pairs), concatenated, L2-normalised")
+        share = args.profile_dlib_share
+        if share is None:
+            share = float(table.get(args.model, {}).get("profile_dlib_share", 1.0))
+        if share != 1.0:
+            entry["profile_fusion_weights"] = [round(weights[0] * share, 6)] + [round(w, 6) for w in weights[1:]]
+            entry["profile_dlib_share"] = share
+            entry["profile_fusion_method"] = (
+                f"faces with |yaw| > {PROFILE_YAW}: the frontal weights with dlib's times {share}, a share chosen "
+                "on CFP dev FP folds 1-3 (python scripts/pose_candidates.py cfp): a choice on the evaluation set")
     else:
         a, b = parts[0]
     distances = np.where(ok, np.linalg.norm(a - b, axis=1), 2.0)
@@ -89,8 +106,11 @@ def main() -> None:
         "flip": pipeline.config.flip,
         "averaged_landmarks": pipeline.config.averaged_landmarks,
         "mirror_align": pipeline.config.mirror_align,
+        "landmark_box": pipeline.config.landmark_box,
+        "fallback_score": pipeline.config.fallback_score,
         "date": date.today().isoformat(),
-        "command": f"python scripts/calibrate_default_threshold.py --model {args.model}",
+        "command": f"python scripts/calibrate_default_threshold.py --model {args.model}"
+                   + ("" if args.profile_dlib_share is None else f" --profile-dlib-share {args.profile_dlib_share}"),
     })
     table[args.model] = entry
     CALIBRATION.write_text(json.dumps(table, indent=2) + "\n")

@@ -68,13 +68,14 @@ def test_aligned_chip_puts_eyes_in_place(astronaut):
 def test_landmarks_are_averaged_over_perturbed_boxes_by_default(lfw):
     from faceprint.images import load_image
     from faceprint.models import landmarks
+    from faceprint.pipeline.detect import keypoint_box
     from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
 
     # dlib's points are whole pixels: on a 250 px LFW face the seven passes disagree a little
     image = load_image(lfw / "Serena_Williams" / "Serena_Williams_0001.jpg")
     averaged, single = Pipeline(PipelineConfig()), Pipeline(PipelineConfig(averaged_landmarks=False))
     (raw,) = averaged.detector(image)
-    box = raw.landmark_box or raw.box
+    box = keypoint_box(raw.points)  # the default landmark box since rev3 (pipeline.detect.LANDMARK_BOXES)
     (face,) = averaged.detect(image, faces=[raw])
     (one_pass,) = single.detect(image, faces=[raw])
     np.testing.assert_allclose(face.landmarks, landmarks.predict_averaged(image, box))

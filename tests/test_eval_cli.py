@@ -98,3 +98,60 @@ def test_pairs_without_folds_are_dealt_into_ten_mixed_folds(lfw, pair_csv):
     csv_pairs = read_csv_pairs(pair_csv)  # 30 matched rows, then 30 mismatched
     assert Counter((p.fold, p.same) for p in csv_pairs) == {(f, s): 3 for f in range(10) for s in (True, False)}
     assert len({p.fold for p in read_lfw_pairs(lfw / "pairs.txt")}) == 10  # View 2 keeps its own
+
+
+def test_csv_fold_column(tmp_path):
+    from faceprint.errors import BadInput
+    from faceprint.eval.protocols import read_csv_pairs
+
+    path = tmp_path / "pairs.csv"
+    path.write_text("img1,img2,same,fold\n" + "".join(f"a{i}.jpg,b{i}.jpg,{i % 2},{1 + i // 4}\n" for i in range(8)))
+    pairs = read_csv_pairs(path, folds=10)
+    assert [p.fold for p in pairs] == [1, 1, 1, 1, 2, 2, 2, 2]  # as given, not dealt into 10
+    assert pairs[0].first == tmp_path / "a0.jpg" and pairs[1].same
+    path.write_text("a.jpg,b.jpg,1,1\nc.jpg,d.jpg,0\n")
+    with pytest.raises(BadInput, match="fold column"):
+        read_csv_pairs(path)
+    path.write_text("a.jpg,b.jpg,1,x\n")
+    with pytest.raises(BadInput, match="integer"):
+        read_csv_pairs(path)
+    path.write_text("a.jpg,b.jpg,1,3\nc.jpg,d.jpg,0,3\n")
+    with pytest.raises(BadInput, match="two folds"):
+        read_csv_pairs(path)
+
+
+def test_eval_cfp_keeps_its_folds(tmp_path, data_dir):
+    """`eval cfp` on a small CFP-like folder: each protocol is scored on the CSV's own folds."""
+    import csv
+    import shutil
+
+    source = data_dir / "cfp_dev"
+    if not (source / "pairs_fp.csv").is_file():
+        pytest.skip("cfp_dev not found in the shared data")
+    root = tmp_path / "cfp"
+    for protocol in ("fp", "ff"):
+        with open(source / f"pairs_{protocol}.csv", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        # 4 matched + 4 mismatched pairs from each of the three folds
+        keep = [r for fold in ("1", "2", "3") for same in ("1", "0")
+                for r in [x for x in rows if x["fold"] == fold and x["same"] == same][:4]]
+        for r in keep:
+            for key in ("img1", "img2"):
+                (root / r[key]).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source / r[key], root / r[key])
+        with open(root / f"pairs_{protocol}.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, ["img1", "img2", "same", "fold"])
+            writer.writeheader()
+            writer.writerows(keep)
+    out = run(tmp_path, "eval", "cfp", "--cfp", root, "--workers", "1", "--report", tmp_path / "report")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert set(doc["protocols"]) == {"fp", "ff"}
+    for protocol in ("fp", "ff"):
+        result = doc["protocols"][protocol]["runs"]["dlib"]
+        assert result["pairs"] == 24 and result["matched_pairs"] == 12 and result["folds"] == 3
+        assert len(result["fold_accuracies"]) == 3
+        assert (tmp_path / "report" / protocol / "report.md").stat().st_size > 0
+    assert doc["protocols"]["ff"]["runs"]["dlib"]["roc_auc"] >= 0.9  # frontal pairs are easy
+    bad = run(tmp_path, "eval", "cfp", "--cfp", tmp_path / "nowhere")
+    assert bad.returncode == 1 and "CFP not found" in bad.stderr

@@ -50,6 +50,9 @@ class Detection:
         detector: name of the detector that produced it.
         keypoints: the detector's own 5 points when it has them (YuNet): eye centres, nose tip
             and mouth corners, image-left first; what ArcFace-style templates expect.
+        yaw: how far the head is turned, from the 5 points (``pipeline.detect.estimate_yaw``):
+            about the sine of the yaw angle, 0 frontal, +-1 full profile, positive when the nose
+            points to the image's right; None when it was not estimated.
     """
 
     box: Box
@@ -58,6 +61,7 @@ class Detection:
     landmarks68: np.ndarray | None = None
     detector: str = ""
     keypoints: np.ndarray | None = None
+    yaw: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -68,6 +72,8 @@ class Detection:
         }
         if self.landmarks68 is not None:
             out["landmarks68"] = np.round(self.landmarks68, 2).tolist()
+        if self.yaw is not None:
+            out["yaw"] = round(float(self.yaw), 3)
         return out
 
 

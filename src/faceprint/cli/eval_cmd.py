@@ -20,7 +20,10 @@ CompareOpt = typer.Option(
     help="Also run each model without one of the default steps, to see what it adds (with McNemar's test); "
          "repeatable. flip: no flip averaging; landmarks: one landmark pass instead of the mean over seven "
          "perturbed boxes; mirror: the flip view is the aligned chip flipped instead of the mirrored face "
-         "aligned in its own right.")
+         "aligned in its own right; box: dlib's landmarks start from YuNet's box reshaped like a HOG box (rev2) "
+         "instead of the box chosen by the face's yaw; detector-box: from YuNet's box as it is; "
+         "fallback: no second look at photos where YuNet finds no face; pose-fusion (fused models): turned "
+         "faces keep the frontal fusion weights; rev2: all three, the default before rev3.")
 ReportOpt = typer.Option(None, "--report", help="Write report.md, metrics.json and plots to this folder.")
 WorkersOpt = typer.Option(2, "--workers", help="Processes embedding in parallel (one per core is best).")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Recompute embeddings instead of reusing cached ones.")
@@ -30,7 +33,13 @@ ABLATIONS = {
     "flip": ("-no-flip", {"flip": False}),
     "landmarks": ("+one-landmark-pass", {"averaged_landmarks": False}),
     "mirror": ("+flipped-chip", {"mirror_align": False}),
+    "box": ("+rev2-box", {"landmark_box": "dlib_like"}),
+    "detector-box": ("+detector-box", {"landmark_box": "detector"}),
+    "fallback": ("+no-fallback", {"fallback_score": None}),
+    "rev2": ("+rev2", {"landmark_box": "dlib_like", "fallback_score": None, "pose_fusion": False}),
+    "pose-fusion": ("+fixed-fusion-weights", {"pose_fusion": False}),
 }
+FUSED_ONLY = {"pose-fusion"}  # ablations that change nothing for a single model
 
 
 def _runs(models: list[str], detector: Optional[str], compare: list[str], jitter: int):
@@ -41,17 +50,22 @@ def _runs(models: list[str], detector: Optional[str], compare: list[str], jitter
         fail(f"--compare {', '.join(unknown)}: choose from {', '.join(ABLATIONS)}")
     suffix = f"+jitter{jitter}" if jitter else ""
     runs = []
+    from faceprint import registry
+
     for model in models:
         config = PipelineConfig(detector=detector or "", model=model, flip=True, jitter=jitter)
         runs.append((f"{model}{suffix}", config))
         for name in compare:
+            if name in FUSED_ONLY and not registry.embedder_spec(model).members:
+                continue
             label, change = ABLATIONS[name]
             runs.append((f"{model}{suffix}{label}", replace(config, **change)))
     return runs
 
 
 def _evaluate_pairs(pairs, title: str, models, detector, compare, report, workers, no_cache,
-                    jitter: int = 0) -> None:
+                    jitter: int = 0) -> dict:
+    """Every run on the pairs, McNemar of each against the first; the JSON document (and report)."""
     from faceprint.eval import metrics
     from faceprint.eval.report import write_verification_report
     from faceprint.eval.summary import fold_correct, summarize
@@ -73,7 +87,7 @@ def _evaluate_pairs(pairs, title: str, models, detector, compare, report, worker
     document = {"title": title, "runs": {name: s for name, s, _ in results}, "comparisons": comparisons}
     if report is not None:
         document["report"] = str(write_verification_report(report, title, results, comparisons))
-    emit(document)
+    return document
 
 
 @app.command()
@@ -99,8 +113,8 @@ def lfw(
         if root is None or not (root / "pairs.txt").exists():
             fail("LFW not found: pass --lfw DIR (holding pairs.txt) or set FACEPRINT_DATA")
         pairs = read_lfw_pairs(root / "pairs.txt", root)
-        _evaluate_pairs(pairs, "LFW View 2 (pairs.txt, 10 folds)", models, detector, compare, report,
-                        workers, no_cache, jitter)
+        emit(_evaluate_pairs(pairs, "LFW View 2 (pairs.txt, 10 folds)", models, detector, compare, report,
+                             workers, no_cache, jitter))
 
 
 @app.command()
@@ -108,7 +122,8 @@ def pairs(
     pairs_file: Path = typer.Argument(..., help="LFW-format pairs file, or a CSV of img1,img2,same."),
     root: Optional[Path] = typer.Option(None, "--root", help="Folder the image paths are relative to "
                                         "(default: the pairs file's folder)."),
-    folds: int = typer.Option(10, "--folds", help="Folds a CSV is dealt into (LFW View 2 files carry their own; View 1 files are dealt into 10)."),
+    folds: int = typer.Option(10, "--folds", help="Folds a CSV without a fold column is dealt into (a CSV's "
+                              "fourth column, LFW View 2 files carry their own; View 1 files are dealt into 10)."),
     models: list[str] = ModelsOpt,
     detector: Optional[str] = DetectorOpt,
     compare: list[str] = CompareOpt,
@@ -118,7 +133,14 @@ def pairs(
     jitter: int = JitterOpt,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Evaluate any pair list with the same k-fold protocol and metrics as `eval lfw`."""
+    """Evaluate any pair list with the same k-fold protocol and metrics as `eval lfw`.
+
+    A CSV is img1,img2,same[,fold] (header optional): with a fold column each fold's threshold is
+    fitted on the other folds as given (keep one person's pairs in one fold); without it the rows
+    are dealt into --folds folds.
+
+    Example: faceprint eval pairs ../shared/data/cfp_dev/pairs_fp.csv --compare box
+    """
     from faceprint.eval.protocols import read_csv_pairs, read_lfw_pairs
 
     setup_logging(verbose)
@@ -131,8 +153,57 @@ def pairs(
             pair_list = read_lfw_pairs(pairs_file, root)
         if not pair_list:
             fail(f"{pairs_file}: no pairs")
-        _evaluate_pairs(pair_list, f"Pairs: {pairs_file.name}", models, detector, compare, report,
-                        workers, no_cache, jitter)
+        emit(_evaluate_pairs(pair_list, f"Pairs: {pairs_file.name}", models, detector, compare, report,
+                             workers, no_cache, jitter))
+
+
+CFP_PROTOCOLS = {"fp": "frontal vs profile", "ff": "frontal vs frontal"}
+
+
+@app.command()
+def cfp(
+    protocols: list[str] = typer.Option(["fp", "ff"], "--protocol", "-p",
+                                        help="fp (frontal vs profile), ff (frontal vs frontal); repeatable."),
+    models: list[str] = ModelsOpt,
+    detector: Optional[str] = DetectorOpt,
+    compare: list[str] = CompareOpt,
+    report: Optional[Path] = typer.Option(None, "--report", help="Write one report folder per protocol "
+                                          "(REPORT/fp, REPORT/ff) with report.md, metrics.json and plots."),
+    workers: int = WorkersOpt,
+    no_cache: bool = NoCacheOpt,
+    jitter: int = JitterOpt,
+    cfp_dir: Optional[Path] = typer.Option(None, "--cfp", help="CFP folder holding pairs_fp.csv and pairs_ff.csv "
+                                           "(default: $FACEPRINT_DATA/cfp_dev)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """CFP (Celebrities in Frontal-Profile): faces at any angle, on its own folds (disjoint by person).
+
+    Runs pairs_fp.csv and pairs_ff.csv (img1,img2,same,fold) with each fold's threshold fitted on
+    the other folds, as `eval pairs` does; JSON holds one document per protocol.
+
+    Examples:
+      faceprint eval cfp                                          # dlib, FP and FF
+      faceprint eval cfp -m dlib -m dlib+mobilefacenet -c box --report docs/cfp_dev
+    """
+    from faceprint import settings
+    from faceprint.eval.protocols import read_csv_pairs
+
+    setup_logging(verbose)
+    with friendly_errors():
+        unknown = sorted(set(protocols) - set(CFP_PROTOCOLS))
+        if unknown:
+            fail(f"--protocol {', '.join(unknown)}: choose from {', '.join(CFP_PROTOCOLS)}")
+        root = cfp_dir or (settings.data_dir() / "cfp_dev" if settings.data_dir() else None)
+        if root is None or not all((root / f"pairs_{p}.csv").is_file() for p in protocols):
+            fail("CFP not found: pass --cfp DIR (holding pairs_fp.csv and pairs_ff.csv) or set FACEPRINT_DATA")
+        documents = {}
+        for protocol in dict.fromkeys(protocols):
+            pair_list = read_csv_pairs(root / f"pairs_{protocol}.csv", root)
+            folds = len({p.fold for p in pair_list})
+            documents[protocol] = _evaluate_pairs(
+                pair_list, f"CFP {protocol.upper()} ({CFP_PROTOCOLS[protocol]}, {root.name}, {folds} folds)", models,
+                detector, compare, report / protocol if report is not None else None, workers, no_cache, jitter)
+        emit({"cfp": str(root), "protocols": documents})
 
 
 @app.command()
@@ -145,9 +216,15 @@ def ident(
     fpir: float = typer.Option(1e-2, "--fpir", help="False positive identification rate for DIR."),
     report: Optional[Path] = ReportOpt,
     workers: int = WorkersOpt,
+    through_gallery: Optional[Path] = typer.Option(None, "--through-gallery", help="Also enrol the gallery split into "
+                                                   "a persistent gallery at this (new) path and search it there: "
+                                                   "rank-k and DIR must equal the in-memory ones."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Closed-set rank-1/rank-5 (CMC) and open-set DIR@FPIR on a labelled folder tree."""
+    """Closed-set rank-1/rank-5 (CMC) and open-set DIR@FPIR on a labelled folder tree.
+
+    Example: faceprint eval ident people/ --through-gallery /tmp/ident.db
+    """
     import numpy as np
 
     from faceprint.eval.identification import identification_metrics, labelled_images, split
@@ -178,6 +255,10 @@ def ident(
             fail("no face found in any gallery photo")
         result = identification_metrics(g, gl, k, kl, u, fpir)
         result["images_without_face_or_unreadable"] = len(problems)
+        if through_gallery is not None:
+            from faceprint.gallery.gallery import gallery_split_metrics
+
+            result["through_gallery"] = gallery_split_metrics(through_gallery, pipe, g, gl, k, kl, u, fpir, result)
         if report is not None:
             result["report"] = str(write_identification_report(report, f"Identification: {root}", result))
         emit(result)

@@ -57,22 +57,41 @@ def read_lfw_pairs(pairs_file: Path, root: Path | None = None) -> list[Pair]:
 
 
 def read_csv_pairs(csv_file: Path, root: Path | None = None, folds: int = DEALT_FOLDS) -> list[Pair]:
-    """Parse ``img1,img2,same`` rows (header optional; same is 1/0/true/false), paths relative to
-    ``root`` (default: the CSV's folder). Rows are dealt into ``folds`` folds like cards (row i to
-    fold i mod folds), so a file listing its matched pairs first still gets mixed folds."""
+    """Parse ``img1,img2,same[,fold]`` rows (header optional; same is 1/0/true/false), paths
+    relative to ``root`` (default: the CSV's folder).
+
+    A fourth column names each pair's fold (CFP's folds are disjoint by person: dealing its pairs
+    anew would put one person's pairs on both sides of a threshold); then ``folds`` is ignored.
+    Without it, rows are dealt into ``folds`` folds like cards (row i to fold i mod folds), so a
+    file listing its matched pairs first still gets mixed folds.
+    """
     csv_file = Path(csv_file)
     root = Path(root) if root is not None else csv_file.parent
-    pairs = []
+    pairs: list[Pair] = []
+    own_folds: list[int | None] = []
     with open(csv_file, newline="") as handle:
-        for row in csv.reader(handle):
+        for number, row in enumerate(csv.reader(handle), start=1):
             if not row or row[0].strip().startswith("#"):
                 continue
             if len(row) < 3:
-                raise BadInput(f"{csv_file}: row {row} needs img1,img2,same")
+                raise BadInput(f"{csv_file}: row {number} needs img1,img2,same")
             flag = row[2].strip().lower()
             if flag in ("same", "label", "is_same") and not pairs:
                 continue  # header
             if flag not in ("1", "0", "true", "false", "yes", "no"):
-                raise BadInput(f"{csv_file}: third column must be 1/0 or true/false, got {row[2]!r}")
+                raise BadInput(f"{csv_file}: row {number}: third column must be 1/0 or true/false, got {row[2]!r}")
+            fold = row[3].strip() if len(row) > 3 else ""
+            if fold and not fold.lstrip("-").isdigit():
+                raise BadInput(f"{csv_file}: row {number}: fourth column (fold) must be an integer, got {row[3]!r}")
+            own_folds.append(int(fold) if fold else None)
             pairs.append(Pair(root / row[0].strip(), root / row[1].strip(), flag in ("1", "true", "yes")))
+    given = [f is not None for f in own_folds]
+    if any(given) and not all(given):
+        raise BadInput(f"{csv_file}: the fold column is filled on some rows and not others: fill it on "
+                       "every row, or drop it to have the pairs dealt into --folds folds")
+    if pairs and all(given):
+        if len(set(own_folds)) < 2:
+            raise BadInput(f"{csv_file}: every pair is in fold {own_folds[0]}: k-fold accuracy needs at "
+                           "least two folds (or drop the fold column)")
+        return [Pair(p.first, p.second, p.same, int(f)) for p, f in zip(pairs, own_folds)]  # type: ignore[arg-type]
     return [Pair(p.first, p.second, p.same, i % folds) for i, p in enumerate(pairs)]

@@ -93,15 +93,33 @@ class ChipEmbedder:
 class FusedEmbedder:
     """Several networks as one: each member's unit vector times its weight, concatenated and
     L2-normalised. The cosine of two fused vectors is then the weighted mean of the members'
-    cosines (weights 1/std of each member's cosine make it the mean of z-scored cosines)."""
+    cosines (weights 1/std of each member's cosine make it the mean of z-scored cosines).
 
-    def __init__(self, members: Sequence[ChipEmbedder], weights: Sequence[float]) -> None:
+    ``profile_weights``: the weights of a turned face (|yaw| > ``profile_yaw``), when they differ
+    from a frontal face's. Each face carries its own weights, scaled to sum to 1, so the cosine of
+    a pair is sum_i sqrt(w_i(a) w_i(b)) cos_i: two frontal faces are compared exactly as with the
+    frontal weights alone, and a pair with a profile leans on the members that hold up on profiles.
+    """
+
+    def __init__(self, members: Sequence[ChipEmbedder], weights: Sequence[float],
+                 profile_weights: Sequence[float] | None = None, profile_yaw: float = 1.0) -> None:
         self.members, self.weights = list(members), [float(w) for w in weights]
+        self.profile_weights = None if profile_weights is None else [float(w) for w in profile_weights]
+        self.profile_yaw = float(profile_yaw)
+
+    def face_weights(self, detection: Detection) -> list[float]:
+        """The members' weights for this face, summing to 1."""
+        turned = (self.profile_weights is not None and detection.yaw is not None
+                  and abs(detection.yaw) > self.profile_yaw)
+        weights = self.profile_weights if turned else self.weights
+        total = sum(weights)
+        return [w / total for w in weights]
 
     def prepare(self, image: np.ndarray, detection: Detection) -> Prepared:
-        return tuple(m.prepare(image, detection) for m in self.members)
+        return (*(m.prepare(image, detection) for m in self.members), self.face_weights(detection))
 
     def embed_prepared(self, prepared: Sequence[Prepared]) -> np.ndarray:
-        parts = [math.sqrt(w) * m.embed_prepared([p[i] for p in prepared])
-                 for i, (m, w) in enumerate(zip(self.members, self.weights))]
+        weights = np.array([p[-1] for p in prepared], np.float64)  # (faces, members)
+        parts = [np.sqrt(weights[:, i : i + 1]) * m.embed_prepared([p[i] for p in prepared])
+                 for i, m in enumerate(self.members)]
         return l2_normalise(np.concatenate(parts, axis=1)).astype(np.float32)

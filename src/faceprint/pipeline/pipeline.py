@@ -12,14 +12,14 @@ import numpy as np
 from faceprint import registry
 from faceprint.errors import NoFace
 from faceprint.models.detectors import RawFace
-from faceprint.pipeline.detect import detect_faces, nearest_center
+from faceprint.pipeline.detect import FALLBACK_SCORE, PROFILE_YAW, detect_faces, nearest_center
 from faceprint.pipeline.embed import ChipEmbedder, FusedEmbedder
 from faceprint.types import Detection, Embedding
 
 log = logging.getLogger(__name__)
 
 # Bump whenever detection, landmarks, alignment or a network change what a config produces.
-VECTOR_REVISION = "rev2"
+VECTOR_REVISION = "rev3"  # rev3: landmark box placed by YuNet's keypoints, fallback where a face is expected
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,11 @@ class PipelineConfig:
     jitter: int = 0
     averaged_landmarks: bool = True
     mirror_align: bool = True  # flip view: the mirrored face aligned in its own right (embed.ChipEmbedder)
+    landmark_box: str = "keypoints"  # the box dlib's landmarks start from (detect.LANDMARK_BOXES)
+    pose_fusion: bool = True  # fused models: a turned face gets the model's profile weights (embed.FusedEmbedder)
+    # yunet, where a face is expected (verify, eval pairs): a photo with no face at score_threshold
+    # gets its best face down to this score
+    fallback_score: float | None = FALLBACK_SCORE
 
     def resolved(self) -> "PipelineConfig":
         return self if self.detector else replace(self, detector=registry.default_detector())
@@ -48,6 +53,7 @@ class Pipeline:
         self.config = (config or PipelineConfig()).resolved()
         self.spec = registry.embedder_spec(self.config.model)
         self._detector = None
+        self._fallback = None
         self._embedder = None
 
     @property
@@ -62,6 +68,18 @@ class Pipeline:
         return self._detector
 
     @property
+    def fallback_detector(self):
+        """YuNet at ``fallback_score``, for photos where the detector finds nothing (else None)."""
+        threshold = self.config.score_threshold if self.config.score_threshold is not None else 0.6
+        if self.config.detector != "yunet" or self.config.fallback_score is None \
+                or self.config.fallback_score >= threshold:
+            return None
+        if self._fallback is None:
+            options = {} if self.config.upsample is None else {"upsample": self.config.upsample}
+            self._fallback = registry.create_detector("yunet", score_threshold=self.config.fallback_score, **options)
+        return self._fallback
+
+    @property
     def embedder(self) -> ChipEmbedder | FusedEmbedder:
         """The model's embedder (networks load on first use)."""
         if self._embedder is None:
@@ -69,7 +87,8 @@ class Pipeline:
             if self.spec.members:
                 members = [ChipEmbedder(registry.create_embedder(name), registry.embedder_spec(name).align, *views)
                            for name in self.spec.members]
-                self._embedder = FusedEmbedder(members, self.spec.fusion_weights)
+                profile = self.spec.profile_fusion_weights if self.config.pose_fusion else ()
+                self._embedder = FusedEmbedder(members, self.spec.fusion_weights, profile or None, PROFILE_YAW)
             else:
                 self._embedder = ChipEmbedder(registry.create_embedder(self.config.model), self.spec.align, *views)
         return self._embedder
@@ -82,7 +101,8 @@ class Pipeline:
 
         c = self.config
         parts = [c.model, c.detector, f"flip={c.flip}", f"jitter={c.jitter}", f"avg={c.averaged_landmarks}",
-                 f"mirror={c.mirror_align}", VECTOR_REVISION]
+                 f"mirror={c.mirror_align}", f"box={c.landmark_box}", f"posefusion={c.pose_fusion}",
+                 f"fallback={c.fallback_score}", VECTOR_REVISION]
         model = Path(c.model)
         if c.model.endswith(".onnx") and model.is_file():
             stat = model.resolve().stat()
@@ -91,12 +111,17 @@ class Pipeline:
         label = model.stem if c.model.endswith(".onnx") else c.model
         return f"{label}:{digest}"
 
-    def detect(self, image: np.ndarray, landmarks: int = 5, faces: Sequence[RawFace] | None = None) -> list[Detection]:
+    def detect(self, image: np.ndarray, landmarks: int = 5, faces: Sequence[RawFace] | None = None,
+               expect_face: bool = False) -> list[Detection]:
         """Faces with landmarks; ``faces``, the detector's output computed already (for timing
-        the stages apart), skips running the detector again."""
+        the stages apart), skips running the detector again. ``expect_face``: the photo is known to
+        hold a face (one side of a pair, a photo to verify): when none reaches the detector's
+        threshold, take the best one down to ``config.fallback_score`` (``fallback_detector``)."""
         detector = self.detector if faces is None else (lambda _: faces)
         return detect_faces(image, detector, self.config.detector, landmarks,
-                            self.config.min_face_size, self.config.max_faces, self.config.averaged_landmarks)
+                            self.config.min_face_size, self.config.max_faces, self.config.averaged_landmarks,
+                            self.config.landmark_box,
+                            fallback=self.fallback_detector if faces is None and expect_face else None)
 
     def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> list[Embedding]:
         if not detections:
@@ -106,7 +131,7 @@ class Pipeline:
 
     def embed_one(self, image: np.ndarray, source: str = "image") -> tuple[Embedding, list[str]]:
         """The embedding of the face nearest the centre; notes say when there were several."""
-        detections = self.detect(image)
+        detections = self.detect(image, expect_face=True)
         if not detections:
             raise NoFace(f"{source}: no face found (try --upsample 1 or another --detector)")
         notes = []
