@@ -37,3 +37,25 @@ class UnknownModel(FaceprintError):
 
 class BadInput(FaceprintError):
     """An argument has a wrong value (e.g. a landmark count other than 5 or 68)."""
+
+
+class GalleryError(FaceprintError):
+    """A gallery operation that cannot be done as asked (subject exists, corrupt store, ...)."""
+
+
+class UnknownSubject(GalleryError, KeyError):
+    """No subject of that name in the gallery."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownFace(GalleryError, KeyError):
+    """No face with that id in the gallery."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class GalleryMismatch(GalleryError):
+    """The gallery holds vectors of another model or pipeline setting than the one asked for."""

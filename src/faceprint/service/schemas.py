@@ -31,6 +31,7 @@ class Face(BaseModel):
     score: float
     landmarks: list[list[float]] = Field(description="5 points (x, y), dlib's order")
     detector: str
+    yaw: float | None = Field(None, description="about sin(yaw): 0 frontal, -1 or +1 profile")
 
 
 class DetectResponse(BaseModel):
