@@ -262,7 +262,7 @@ def embed_sources(
     ``workers`` > 1 spreads the sources over that many single-threaded processes.
     """
     items = list(sources)
-    if workers > 1 and len(items) > 2 * batch_size:
+    if workers > 1 and len(items) > workers:  # the pool is kept: worth it for a few images each
         return _run_all_faces_pool(pipeline, items, batch_size, workers, progress)
     # a few images are not worth the helper thread (and its network session, built once)
     overlap = _spare_cores() > 0 and len(items) > batch_size
