@@ -1,0 +1,358 @@
+"""`faceprint gallery ...` and `faceprint identify`: a persistent gallery of enrolled people."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from faceprint.cli.common import emit, expand_inputs, fail, friendly_errors, progress_bar, setup_logging
+
+app = typer.Typer(
+    help="A persistent gallery of enrolled people (SQLite + a vector index), for `faceprint identify`.\n\n"
+         "Example: faceprint gallery enrol people/ -g team.db && faceprint identify crowd.jpg -g team.db",
+    no_args_is_help=True)
+
+DEFAULT_GALLERY = "faceprint-gallery.db"
+
+
+def _default_gallery() -> Path:
+    return Path(os.environ.get("FACEPRINT_GALLERY", DEFAULT_GALLERY))
+
+
+GalleryOpt = typer.Option(None, "--gallery", "-g",
+                          help=f"The gallery file (default: $FACEPRINT_GALLERY or ./{DEFAULT_GALLERY}).")
+VerboseOpt = typer.Option(False, "--verbose", "-v")
+
+
+def _open(path: Optional[Path], create: bool = False, **options):
+    from faceprint.gallery import Gallery
+
+    path = path or _default_gallery()
+    return Gallery(path, model=options.pop("model", None), create=create, **options)
+
+
+@app.command()
+def create(
+    path: Optional[Path] = typer.Argument(None, help=f"Gallery file to create (default ./{DEFAULT_GALLERY})."),
+    model: str = typer.Option("dlib", "--model", "-m", help="Embedding model; a gallery holds one."),
+    detector: Optional[str] = typer.Option(None, "--detector", "-d", help="yunet (default), hog or cnn."),
+    flip: bool = typer.Option(True, "--flip/--no-flip", help="Average each face with its mirror image."),
+    jitter: int = typer.Option(0, "--jitter", min=0, help="Extra jittered views per face (slower)."),
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Create an empty gallery for one model and pipeline setting (enrol creates one too).
+
+    Examples:
+
+        faceprint gallery create team.db
+
+        faceprint gallery create team-mfn.db --model mobilefacenet
+    """
+    setup_logging(verbose)
+    with friendly_errors():
+        path = path or _default_gallery()
+        if path.exists():
+            fail(f"{path} exists already; enrol into it, or give another name")
+        options = {"detector": detector} if detector else {}
+        with _open(path, create=True, model=model, flip=flip, jitter=jitter, **options) as g:
+            emit({"gallery": str(g.path), "model": g.model, "signature": g.signature, "faces": 0})
+
+
+@app.command()
+def enrol(
+    inputs: list[Path] = typer.Argument(..., help="A folder tree people/<name>/*.jpg, or photos of one person with --name."),
+    name: Optional[str] = typer.Option(None, "--name", "-n", help="Enrol the given photos (or folders of photos) as this person."),
+    gallery: Optional[Path] = GalleryOpt,
+    model: str = typer.Option("dlib", "--model", "-m", help="Model for a new gallery (an existing one keeps its own)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes embedding in parallel."),
+    keep_photos: bool = typer.Option(False, "--keep-photos", help="Store the photo files in the gallery too."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Enrol people: one face per photo (the one nearest the centre when there are several).
+
+    Enrolling is idempotent: a photo already in the gallery (same content) is skipped, so an
+    interrupted enrol can simply be run again. Bad files and photos without a face are listed in
+    `problems` and skipped; the rest goes in. Each batch of 64 photos is one transaction.
+
+    Examples:
+
+        faceprint gallery enrol people/ -g team.db              # people/<name>/*.jpg
+
+        faceprint gallery enrol ada1.jpg ada2.jpg --name "Ada Lovelace" -g team.db
+    """
+    from faceprint.errors import BadInput
+
+    setup_logging(verbose)
+    with friendly_errors():
+        path = gallery or _default_gallery()
+        with _open(path, create=True, model=None if path.exists() else model) as g:
+            if name is None:
+                if len(inputs) != 1 or not inputs[0].is_dir():
+                    raise BadInput("give one folder people/<name>/*.jpg, or photos with --name NAME")
+                report = g.enrol_folder(inputs[0], progress=progress, workers=workers, keep_photos=keep_photos)
+            else:
+                files = expand_inputs(inputs)
+                if not files:
+                    raise BadInput("no photos found in the given inputs")
+                report = g.enrol(name, files, progress=progress, workers=workers, keep_photos=keep_photos)
+            emit({"gallery": str(g.path), **report.to_dict(), "faces": len(g), "subjects": len(g.subjects())})
+
+
+app.command("enroll", hidden=True)(enrol)  # the US spelling works too
+
+
+@app.command("list")
+def list_(gallery: Optional[Path] = GalleryOpt, verbose: bool = VerboseOpt) -> None:
+    """Subjects with their number of faces.
+
+    Example: faceprint gallery list -g team.db
+    """
+    setup_logging(verbose)
+    with friendly_errors(), _open(gallery) as g:
+        emit({"gallery": str(g.path), "model": g.model, "signature": g.signature, "faces": len(g),
+              "subjects": [s.to_dict() for s in g.subjects()]})
+
+
+@app.command()
+def show(name: str = typer.Argument(..., help="Subject name."), gallery: Optional[Path] = GalleryOpt,
+         verbose: bool = VerboseOpt) -> None:
+    """One subject and its faces (ids, source, box, photo sha256).
+
+    Example: faceprint gallery show "Ada Lovelace" -g team.db
+    """
+    setup_logging(verbose)
+    with friendly_errors(), _open(gallery) as g:
+        emit({**g.subject(name).to_dict(), "face_records": [f.to_dict() for f in g.faces(name)]})
+
+
+@app.command()
+def rename(name: str = typer.Argument(...), new_name: str = typer.Argument(...),
+           gallery: Optional[Path] = GalleryOpt, verbose: bool = VerboseOpt) -> None:
+    """Rename a subject.
+
+    Example: faceprint gallery rename "Ada" "Ada Lovelace" -g team.db
+    """
+    setup_logging(verbose)
+    with friendly_errors(), _open(gallery) as g:
+        emit(g.rename(name, new_name).to_dict())
+
+
+@app.command()
+def delete(name: Optional[str] = typer.Argument(None, help="Subject to delete with all their faces."),
+           face: Optional[int] = typer.Option(None, "--face", help="Delete only this face id instead."),
+           gallery: Optional[Path] = GalleryOpt, verbose: bool = VerboseOpt) -> None:
+    """Delete a subject (or one face) from the store and the index.
+
+    Examples:
+
+        faceprint gallery delete "Ada Lovelace" -g team.db
+
+        faceprint gallery delete --face 42 -g team.db
+    """
+    setup_logging(verbose)
+    with friendly_errors(), _open(gallery) as g:
+        if (name is None) == (face is None):
+            fail("give a subject NAME, or --face ID")
+        if face is not None:
+            g.delete_face(face)
+            emit({"deleted_face": face, "faces": len(g)})
+        else:
+            emit({"deleted": name, "faces_removed": g.delete_subject(name), "faces": len(g)})
+
+
+@app.command("export")
+def export_(output: Path = typer.Argument(..., help="The .npz file to write."), gallery: Optional[Path] = GalleryOpt,
+            verbose: bool = VerboseOpt) -> None:
+    """Write subjects, faces and vectors (no photos) to one file another gallery can import.
+
+    Example: faceprint gallery export team.npz -g team.db
+    """
+    setup_logging(verbose)
+    with friendly_errors(), _open(gallery) as g:
+        emit({"exported": str(g.export(output)), "faces": len(g), "subjects": len(g.subjects())})
+
+
+@app.command("import")
+def import_(source: Path = typer.Argument(..., help="A file written by `faceprint gallery export`."),
+            gallery: Optional[Path] = GalleryOpt, verbose: bool = VerboseOpt) -> None:
+    """Add an export's subjects and faces (same model and pipeline only; duplicates skipped).
+
+    Example: faceprint gallery import team.npz -g merged.db
+    """
+    import json
+
+    import numpy as np
+
+    setup_logging(verbose)
+    with friendly_errors():
+        path = gallery or _default_gallery()
+        model = None
+        if not path.exists():  # a new gallery takes the export's model and settings
+            try:
+                with np.load(source) as data:
+                    model = json.loads(bytes(data["header"]).decode())["pipeline"]
+            except (OSError, ValueError, KeyError):
+                fail(f"{source}: not a faceprint gallery export")
+        options = dict(model or {})
+        with _open(path, create=True, **options) as g:
+            emit({"imported": g.import_(source), "faces": len(g), "subjects": len(g.subjects())})
+
+
+@app.command()
+def check(gallery: Optional[Path] = GalleryOpt, verbose: bool = VerboseOpt) -> None:
+    """Verify the store (SQLite integrity, one pipeline signature, unit vectors) and that the index
+    holds exactly the store's faces; a stale index is brought up to date. Exit 1 on a problem.
+
+    Example: faceprint gallery check -g team.db
+    """
+    setup_logging(verbose)
+    with friendly_errors(), _open(gallery) as g:
+        report = g.check()
+        emit({"gallery": str(g.path), **report.to_dict()})
+        if not report.ok:
+            raise typer.Exit(1)
+
+
+def identify(
+    inputs: list[Path] = typer.Argument(..., help="Photos or folders of photos."),
+    gallery: Optional[Path] = GalleryOpt,
+    top_k: int = typer.Option(5, "--top-k", "-k", min=1, help="Candidates per face."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", "-t",
+                                              help="Euclidean distance under which a face is named."),
+    fpir: Optional[float] = typer.Option(None, "--fpir", help="Use the default threshold for this false positive "
+                                         "identification rate at the gallery's size (default 0.01, or the "
+                                         "threshold `faceprint calibrate --gallery --save` kept)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results to a .csv or .json file."),
+    draw: Optional[Path] = typer.Option(None, "--draw", help="Draw names on the boxes: a file for one photo, a folder for several."),
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Every face in each photo -> its nearest enrolled people, and a name or "unknown".
+
+    The default threshold keeps strangers out at a stated false positive identification rate
+    (1 % unless --fpir) for the gallery's size: a stranger searched against N faces gets N chances,
+    so it tightens as the gallery grows. The JSON says which threshold was used and where it came from.
+
+    Examples:
+
+        faceprint identify crowd.jpg -g team.db --draw crowd_named.jpg
+
+        faceprint identify photos/ -g team.db -o names.csv
+    """
+    from faceprint.cli.common import process_images
+    from faceprint.gallery import identify as ident
+
+    setup_logging(verbose)
+    with friendly_errors(), _open(gallery) as g:
+        files = expand_inputs(inputs)
+        if not files:
+            fail("no photos found in the given inputs")
+        limit = threshold if threshold is not None else g.threshold(fpir)
+        how = ("given" if threshold is not None else
+               "calibrated on this gallery" if fpir is None and g._store.meta("ident_threshold") else
+               f"default for {len(g)} faces at FPIR {fpir or ident.DEFAULT_FPIR:g}")
+        if draw is not None and len(files) > 1:
+            draw.mkdir(parents=True, exist_ok=True)
+
+        def work(path: Path) -> dict:
+            from faceprint.images import load_image
+
+            rgb = load_image(path)
+            found = g.identify(rgb, top_k, limit)
+            if draw is not None:
+                target = draw / f"{path.stem}_named.jpg" if len(files) > 1 else draw
+                _draw_names(rgb, found, target)
+            return {"faces": [f.to_dict() for f in found]}
+
+        results, errors = process_images(files, "identifying", work)
+        document = {"gallery": str(g.path), "model": g.model, "threshold": limit, "threshold_from": how,
+                    "results": results, "errors": errors}
+        if output is not None:
+            _write(output, document)
+            document = {k: v for k, v in document.items() if k != "results"} | {"written": str(output),
+                                                                               "photos": len(results)}
+        emit(document)
+
+
+def _write(path: Path, document: dict) -> None:
+    import csv
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".csv":
+        with open(path, "w", newline="") as fh:
+            out = csv.writer(fh)
+            out.writerow(["image", "face", "left", "top", "right", "bottom", "name", "distance", "threshold",
+                          "candidates"])
+            for row in document["results"]:
+                for number, face in enumerate(row["faces"]):
+                    out.writerow([row["image"], number, *face["face"]["box"], face["name"], face["distance"],
+                                  face["threshold"],
+                                  ";".join(f"{c['subject']}:{c['distance']:.4f}" for c in face["candidates"])])
+    else:
+        path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def _draw_names(image, found, path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    canvas = np.ascontiguousarray(image[:, :, ::-1].copy())
+    thickness = max(1, round(max(image.shape[:2]) / 400))
+    for item in found:
+        b = item.detection.box
+        colour = (0, 200, 0) if item.known else (0, 0, 230)
+        cv2.rectangle(canvas, (int(b.left), int(b.top)), (int(b.right), int(b.bottom)), colour, thickness)
+        label = item.name if not item.known else f"{item.name} {item.distance:.2f}"
+        cv2.putText(canvas, label, (int(b.left), max(int(b.top) - 4, 10)), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.45 * thickness, colour, thickness)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), canvas):
+        raise OSError(f"could not write {path}: use a .jpg or .png name in a writable folder")
+
+
+def calibrate_on_gallery(root: Path, gallery: Path, fpir: float, save: bool, workers: int, verbose: bool) -> None:
+    """`faceprint calibrate ROOT --gallery G`: identification threshold at an FPIR, and its DIR.
+
+    ROOT/<name>/*.jpg: folders named like an enrolled subject are that person's probes (photos
+    already enrolled are left out); other folders are strangers. Every enrolled face is also
+    searched as a stranger against the other subjects (leave one subject out).
+    """
+    import numpy as np
+
+    from faceprint.eval.identification import labelled_images
+    from faceprint.gallery import identify as ident
+    from faceprint.gallery.gallery import _digest
+    from faceprint.pipeline.batch import EmbeddingCache, embed_paths
+    from faceprint.pipeline.pipeline import Pipeline
+
+    setup_logging(verbose)
+    with friendly_errors(), _open(gallery) as g:
+        if not root.is_dir():
+            fail(f"{root}: not a folder")
+        people = labelled_images(root)
+        enrolled = {s.name for s in g.subjects()}
+        items = [(p, n) for n, paths in people.items() for p in paths]
+        digests = {p: _digest(p)[0] for p, _ in items}
+        already = g._store.known_sha256(list(digests.values()))
+        items = [(p, n) for p, n in items if digests[p] not in already]
+        pipe = Pipeline(g.config)
+        with progress_bar(len(items), "embedding") as advance:
+            vectors, problems = embed_paths(pipe, [p for p, _ in items], cache=EmbeddingCache(pipe),
+                                            progress=advance, workers=workers)
+        known = [(vectors[p], n) for p, n in items if vectors.get(p) is not None and n in enrolled]
+        strangers = [vectors[p] for p, n in items if vectors.get(p) is not None and n not in enrolled]
+        dim = g.dim or 128
+        result = ident.calibrate_gallery(
+            g, np.stack([v for v, _ in known]) if known else np.zeros((0, dim), np.float32), [n for _, n in known],
+            np.stack(strangers) if strangers else np.zeros((0, dim), np.float32), fpir)
+        result = {"gallery": str(g.path), "model": g.model, "images": len(items), "images_skipped": len(problems),
+                  "photos_already_enrolled": len(digests) - len(items), **result}
+        if save:
+            g.save_threshold({k: result[k] for k in ("threshold", "fpir", "dir", "strangers", "gallery_faces")}
+                             | {"source": str(root)})
+            result["saved_to"] = f"{g.path} (used by `faceprint identify` when no --threshold/--fpir is given)"
+        emit(result)
