@@ -18,25 +18,14 @@ import pytest
 
 from faceprint import Gallery
 from faceprint.errors import GalleryError, GalleryMismatch, UnknownFace, UnknownSubject
+from lfw_people import ENROLLED, people_folder, photos
 
-ENROLLED = ["Colin_Powell", "George_W_Bush", "Serena_Williams", "Tony_Blair"]
 STRANGERS = ["Gerhard_Schroeder", "Jennifer_Aniston", "Hugo_Chavez"]
-
-
-def photos(lfw: Path, name: str, start: int, count: int) -> list[Path]:
-    return sorted((lfw / name).glob("*.jpg"))[start:start + count]
 
 
 @pytest.fixture(scope="module")
 def people(lfw: Path, tmp_path_factory) -> Path:
-    """people/<name>/ with photos 2-4 of each enrolled person (photo 1 is in the group photo)."""
-    root = tmp_path_factory.mktemp("people")
-    for name in ENROLLED:
-        (root / name).mkdir()
-        for p in photos(lfw, name, 1, 3):
-            (root / name / p.name).write_bytes(p.read_bytes())
-    (root / "Tony_Blair" / "broken.jpg").write_bytes(b"not a jpeg at all")
-    return root
+    return people_folder(lfw, tmp_path_factory.mktemp("people"))
 
 
 @pytest.fixture(scope="module")

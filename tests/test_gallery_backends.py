@@ -13,8 +13,8 @@ import pytest
 from faceprint import Gallery
 from faceprint.errors import GalleryError, UnknownFace, UnknownSubject
 from faceprint.gallery.milvus_store import milvus_available, parse_uri
+from lfw_people import ENROLLED, people_folder, photos
 
-ENROLLED = ["Colin_Powell", "George_W_Bush", "Serena_Williams", "Tony_Blair"]
 STRANGERS = ["Gerhard_Schroeder", "Hugo_Chavez"]
 BACKENDS = ["sqlite", "milvus-lite"]
 
@@ -39,19 +39,9 @@ def uri(backend: str, folder: Path, name: str = "g") -> str:
     return str(folder / f"{name}.db")
 
 
-def photos(lfw: Path, name: str, start: int, count: int) -> list[Path]:
-    return sorted((lfw / name).glob("*.jpg"))[start:start + count]
-
-
 @pytest.fixture(scope="module")
 def people(lfw: Path, tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("people")
-    for name in ENROLLED:
-        (root / name).mkdir()
-        for p in photos(lfw, name, 1, 3):
-            (root / name / p.name).write_bytes(p.read_bytes())
-    (root / "Tony_Blair" / "broken.jpg").write_bytes(b"not a jpeg at all")
-    return root
+    return people_folder(lfw, tmp_path_factory.mktemp("people"))
 
 
 @pytest.fixture(scope="module")
