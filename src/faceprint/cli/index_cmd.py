@@ -25,10 +25,12 @@ def index(
     files_per_task: int = typer.Option(16, "--files-per-task", help="Photos per read task, actor call and part."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens on stderr."),
 ) -> None:
-    """Index every face of many photos with Ray Data: one Parquet row per face (path, content
-    sha256, box, landmarks, score, model, signature, vector), one per photo without a face, one per
-    bad file with its error. Run it again to go on where it stopped: photos already indexed (by
-    content) are skipped. Prints a summary (photos, faces, errors, photos/s).
+    """Index every face of many photos with Ray Data, into Parquet; resumable.
+
+    One Parquet row per face (path, content sha256, box, landmarks, score, model, signature,
+    vector), one per photo without a face, one per bad file with its error. Run it again to go on
+    where it stopped: photos already indexed (by content) are skipped. Prints a summary (photos,
+    faces, errors, photos/s).
 
     Needs pip install 'faceprint\\[scale]'. On a cluster, PHOTOS must be readable at the same
     path on every node (see docs/scale.md).

@@ -9,7 +9,7 @@ import typer
 
 from faceprint.cli.common import emit, fail, friendly_errors, setup_logging
 
-app = typer.Typer(help="Train or fine-tune embedding networks (needs pip install 'faceprint[train]').",
+app = typer.Typer(help="Train or fine-tune embedding networks (needs pip install 'faceprint\\[train]').",
                   no_args_is_help=True)
 
 
