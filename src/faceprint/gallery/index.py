@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 ANN_MIN_FACES = 50_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 128
+HNSW_EF_SEARCH = 256
 # deleted faces stay in the graph as tombstones until they are this share of it, then it is rebuilt
 MAX_TOMBSTONE_SHARE = 0.2
 
