@@ -81,7 +81,7 @@ def near(vectors: np.ndarray, cosine: float, rng: np.random.Generator) -> np.nda
 
 def run_size(size: int, real: tuple, queries: int, repeats: int, rng: np.random.Generator, keep: Path | None) -> dict:
     from faceprint.gallery import Gallery
-    from faceprint.gallery.index import exact_search as nearest
+    from faceprint.pipeline.match import nearest
 
     ev, en, pv, pn = real[:4]
     bulk = size - len(ev)

@@ -54,26 +54,6 @@ def ann_available() -> bool:
     return importlib.util.find_spec("faiss") is not None
 
 
-def exact_search(queries: np.ndarray, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k-NN of unit vectors: ``match.nearest``, but a few queries go through ``einsum``,
-    one thread, no BLAS. BLAS spreads even a matrix-vector product over its threads, and on a
-    loaded machine waiting for them took ~30 ms at 10k faces where one thread takes ~0.1 ms
-    (measured here with 2 busy cores)."""
-    q = np.atleast_2d(np.asarray(queries, np.float32))
-    k = min(k, len(vectors))
-    if len(q) > 8 or k == 0:
-        return nearest(q, vectors, k)
-    indices = np.zeros((len(q), k), np.int64)
-    distances = np.zeros((len(q), k), np.float32)
-    for row, query in enumerate(q):
-        squared = np.maximum(2.0 - 2.0 * np.einsum("ij,j->i", vectors, query), 0.0)
-        part = np.argpartition(squared, k - 1)[:k] if k < len(vectors) else np.arange(len(vectors))
-        order = part[np.argsort(squared[part], kind="stable")]
-        indices[row] = order
-        distances[row] = np.sqrt(squared[order])
-    return indices, distances
-
-
 class VectorIndex:
     """Face ids and their vectors, searchable by Euclidean distance between unit vectors.
 
@@ -184,7 +164,7 @@ class VectorIndex:
         """(face ids, distances), each (Q, k'), nearest first; ids are -1 where fewer were found."""
         q = np.atleast_2d(np.asarray(queries, np.float32))
         if self._hnsw is None:
-            pos, dist = exact_search(q, self._vectors[:self._n], k)
+            pos, dist = nearest(q, self._vectors[:self._n], k)
             return self._ids[:self._n][pos] if pos.size else pos, dist
         fetch = k + min(len(self._dead), 4 * k)  # tombstones may take places in the result
         # one thread for a few queries: an OpenMP team waiting on a busy core costs milliseconds
