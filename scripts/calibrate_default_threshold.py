@@ -31,8 +31,8 @@ from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
 CALIBRATION = Path(__file__).resolve().parents[1] / "src" / "faceprint" / "models" / "calibration.json"
 
 
-def member_vectors(model: str, pairs, workers: int):
-    pipeline = Pipeline(PipelineConfig(model=model))
+def member_vectors(model: str, pairs, workers: int, align_points: str = ""):
+    pipeline = Pipeline(PipelineConfig(model=model, align_points=align_points))
     unique = sorted({p.first for p in pairs} | {p.second for p in pairs})
     vectors, _ = embed_paths(pipeline, unique, cache=EmbeddingCache(pipeline), workers=workers)
     return pipeline, vectors
@@ -65,7 +65,8 @@ def main() -> None:
     table = json.loads(CALIBRATION.read_text()) if CALIBRATION.exists() else {}
     parts, oks, stds = [], [], []
     for name in names:
-        pipeline, vectors = member_vectors(name, pairs, args.workers)
+        # a fused model's members are placed as the fused model places them
+        pipeline, vectors = member_vectors(name, pairs, args.workers, spec.align_points)
         a, b, ok = pair_arrays(vectors, pairs)
         cosines = np.sum(a * b, axis=1)
         stds.append(float(np.std(cosines[ok])))
@@ -107,6 +108,7 @@ def main() -> None:
         "averaged_landmarks": pipeline.config.averaged_landmarks,
         "mirror_align": pipeline.config.mirror_align,
         "landmark_box": pipeline.config.landmark_box,
+        "align_points": pipeline.config.align_points,
         "fallback_score": pipeline.config.fallback_score,
         "date": date.today().isoformat(),
         "command": f"python scripts/calibrate_default_threshold.py --model {args.model}"

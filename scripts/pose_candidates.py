@@ -105,21 +105,28 @@ def compute(paths: list[Path], name: str, workers: int) -> dict[str, dict]:
     todo = [str(p) for p in paths if str(p) not in done
             or ("yaw" in done[str(p)] and not all(f"dlib_{k}" in done[str(p)] for k in KINDS))]
     log.info("%s: %d images, %d cached, %d to do", name, len(paths), len(paths) - len(todo), len(todo))
-    if todo:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+    return run_cached(cache, done, todo, lambda chunk: (_process, chunk, {p: done[p] for p in chunk if p in done}),
+                      workers, 40)
 
-        chunks = [todo[i : i + 40] for i in range(0, len(todo), 40)]
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init) as pool:
-            futures = [pool.submit(_process, c, {p: done[p] for p in c if p in done}) for c in chunks]
-            for n, future in enumerate(as_completed(futures), 1):
-                for record in future.result():
-                    done[record["path"]] = record
-                if n % 5 == 0 or n == len(futures):
-                    cache.parent.mkdir(parents=True, exist_ok=True)
-                    cache.write_text(json.dumps(done))
-                    log.info("%s: %d/%d chunks", name, n, len(futures))
+
+def run_cached(cache: Path, done: dict[str, dict], todo: list[str], task, workers: int, chunk: int) -> dict[str, dict]:
+    """Run ``task(paths) -> (function, *args)`` over ``todo`` in chunks on a spawn pool of single-threaded
+    workers; each chunk's records go into ``done``, saved to ``cache`` as JSON every few chunks."""
+    if not todo:
+        return done
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    chunks = [todo[i : i + chunk] for i in range(0, len(todo), chunk)]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init) as pool:
+        futures = [pool.submit(*task(c)) for c in chunks]
+        for n, future in enumerate(as_completed(futures), 1):
+            for record in future.result():
+                done[record["path"]] = record
+            if n % 5 == 0 or n == len(futures):
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                cache.write_text(json.dumps(done))
+                log.info("%s: %d/%d chunks", cache.stem, n, len(futures))
     return done
 
 

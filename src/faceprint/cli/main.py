@@ -27,6 +27,12 @@ MinSizeOpt = typer.Option(0.0, "--min-face-size", help="Ignore faces smaller tha
 MaxFacesOpt = typer.Option(None, "--max-faces", help="Keep at most this many faces per image.")
 FlipOpt = typer.Option(True, "--flip/--no-flip", help="Average the embedding with its mirror image.")
 JitterOpt = typer.Option(0, "--jitter", help="Also average N randomly perturbed copies (slower, dlib-style).")
+AlignPointsOpt = typer.Option(
+    None, "--align-points",
+    help="What places each face chip: 5 (dlib's 5-point model; the detector's keypoints for ArcFace chips) or "
+         "68 (with dlib's 68 landmarks: better on turned faces, CFP-FP dev dlib 85.8 -> 87.7 %; the 68-point model "
+         "is trained on iBUG 300-W, not for commercial use). Default: the model's own (dlib 5; mobilefacenet and "
+         "dlib+mobilefacenet 68).")
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Log what happens on stderr.")
 
 
@@ -100,6 +106,7 @@ def embed(
     one: bool = typer.Option(False, "--one", help="Only the face nearest the centre of each image."),
     flip: bool = FlipOpt,
     jitter: int = JitterOpt,
+    align_points: Optional[str] = AlignPointsOpt,
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also save vectors to an .npz file."),
     verbose: bool = VerboseOpt,
 ) -> None:
@@ -115,7 +122,10 @@ def embed(
         files = expand_inputs(images)
         if not files:
             fail("no images to process")
-        pipe = get_pipeline(PipelineConfig(detector=detector or "", model=model, flip=flip, jitter=jitter))
+        if align_points not in (None, "5", "68"):
+            fail(f"--align-points must be 5 or 68, not {align_points!r}", 2)
+        pipe = get_pipeline(PipelineConfig(detector=detector or "", model=model, flip=flip, jitter=jitter,
+                                           align_points=align_points or ""))
         names, vectors = [], []
 
         def work(path: Path) -> dict:

@@ -27,7 +27,8 @@ class EmbeddingCache:
     """Vectors keyed by image content (sha1) for one pipeline configuration, kept in an .npz."""
 
     def __init__(self, pipeline: Pipeline, folder: Path | None = None) -> None:
-        key = json.dumps(asdict(pipeline.config), sort_keys=True) + CACHE_REVISION + _model_file_stamp(pipeline)
+        # the signature adds what the config does not hold: the model file's stamp, fusion weights
+        key = json.dumps(asdict(pipeline.config), sort_keys=True) + CACHE_REVISION + pipeline.signature()
         digest = hashlib.sha1(key.encode()).hexdigest()[:16]
         label = Path(pipeline.config.model).stem if pipeline.config.model.endswith(".onnx") else pipeline.config.model
         self.path = (folder or settings.cache_dir() / "embeddings") / f"{label}-{digest}.npz"
@@ -104,15 +105,6 @@ def embed_paths(
 
 
 Result = tuple[Path, "str | None", "np.ndarray | None", "str | None"]  # path, content key, vector, problem
-
-
-def _model_file_stamp(pipeline: Pipeline) -> str:
-    """For a model given by path, its size and mtime: a retrained file gets a fresh cache."""
-    model = Path(pipeline.config.model)
-    if not pipeline.config.model.endswith(".onnx") or not model.is_file():
-        return ""
-    stat = model.resolve().stat()
-    return f"|{model.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
 def _content_key(path: Path) -> str | None:

@@ -102,8 +102,8 @@ def detect_faces(
         landmarks: 5 (always computed, used for alignment) or 68 (adds ``landmarks68``).
         min_face_size: drop faces whose box is smaller than this many pixels on its short side.
         max_faces: keep at most this many faces (highest scores).
-        averaged_landmarks: the 5 points are the mean over the box and six perturbations of it
-            (``landmarks.predict_averaged``: steadier alignment for ~3 ms a face); else one pass.
+        averaged_landmarks: the 5 (and 68) points are the mean over the box and six perturbations
+            of it (``landmarks.predict_averaged``: steadier alignment for ~3 ms a face); else one pass.
         landmark_box: the box dlib's landmark predictor starts from: "keypoints" (default),
             "dlib_like", "detector" or "pose" (see ``LANDMARK_BOXES``).
         profile_yaw: with "pose", faces with |yaw| above this get the detector's box as it is.
@@ -141,7 +141,8 @@ def detect_faces(
                 shape_box = placed
         points5 = (landmark_model.predict_averaged if averaged_landmarks else landmark_model.predict)(
             image, shape_box, 5)
-        points68 = landmark_model.predict(image, shape_box, 68) if landmarks == 68 else None
+        points68 = (landmark_model.predict_averaged if averaged_landmarks else landmark_model.predict)(
+            image, shape_box, 68) if landmarks == 68 else None
         if yaw is None:
             yaw = estimate_yaw(points5, "dlib5")
         found.append(Detection(Box(*box), float(face.score), points5, points68, detector_name, face.points,

@@ -71,17 +71,18 @@ class ChipEmbedder:
     (``align_chip(..., mirror=True)``) rather than the chip flipped. dlib's template is not
     symmetric, so a flipped dlib chip has its eyes about 2 px off where the network expects them;
     measured on LFW View 2 with dlib's network, 57 -> 50 errors (docs/lfw_view2_dlib_steps).
+    ``points``: which points place the chip (``align.align_chip``): "5" or "68".
     """
 
     def __init__(self, network: Callable[[np.ndarray], np.ndarray], align: str, flip: bool = True,
-                 jitter: int = 0, mirror_align: bool = True) -> None:
+                 jitter: int = 0, mirror_align: bool = True, points: str = "5") -> None:
         self.network, self.align, self.flip, self.jitter = network, align, flip, jitter
-        self.mirror_align = mirror_align
+        self.mirror_align, self.points = mirror_align, points
 
     def prepare(self, image: np.ndarray, detection: Detection) -> Prepared:
-        chip = align_chip(image, detection, self.align).image
+        chip = align_chip(image, detection, self.align, points=self.points).image
         if self.flip and self.mirror_align:
-            return chip, align_chip(image, detection, self.align, mirror=True).image
+            return chip, align_chip(image, detection, self.align, mirror=True, points=self.points).image
         return (chip,)
 
     def embed_prepared(self, prepared: Sequence[Prepared]) -> np.ndarray:

@@ -10,8 +10,9 @@ from typing import Sequence
 import numpy as np
 
 from faceprint import registry
-from faceprint.errors import NoFace
+from faceprint.errors import BadInput, NoFace
 from faceprint.models.detectors import RawFace
+from faceprint.pipeline.align import ALIGN_POINTS
 from faceprint.pipeline.detect import FALLBACK_SCORE, PROFILE_YAW, detect_faces, nearest_center
 from faceprint.pipeline.embed import ChipEmbedder, FusedEmbedder
 from faceprint.types import Detection, Embedding
@@ -41,9 +42,17 @@ class PipelineConfig:
     # yunet, where a face is expected (verify, eval pairs): a photo with no face at score_threshold
     # gets its best face down to this score
     fallback_score: float | None = FALLBACK_SCORE
+    # the points that place the chips (align.ALIGN_POINTS): "5" (dlib's 5-point model, the detector's
+    # keypoints) or "68" (dlib's 68 landmarks); "" takes the model's own (EmbedderSpec.align_points)
+    align_points: str = ""
 
     def resolved(self) -> "PipelineConfig":
-        return self if self.detector else replace(self, detector=registry.default_detector())
+        config = self if self.detector else replace(self, detector=registry.default_detector())
+        if not config.align_points:
+            config = replace(config, align_points=registry.embedder_spec(config.model).align_points)
+        if config.align_points not in ALIGN_POINTS:
+            raise BadInput(f"align_points must be one of {', '.join(ALIGN_POINTS)}, not {config.align_points!r}")
+        return config
 
 
 class Pipeline:
@@ -83,7 +92,7 @@ class Pipeline:
     def embedder(self) -> ChipEmbedder | FusedEmbedder:
         """The model's embedder (networks load on first use)."""
         if self._embedder is None:
-            views = (self.config.flip, self.config.jitter, self.config.mirror_align)
+            views = (self.config.flip, self.config.jitter, self.config.mirror_align, self.config.align_points)
             if self.spec.members:
                 members = [ChipEmbedder(registry.create_embedder(name), registry.embedder_spec(name).align, *views)
                            for name in self.spec.members]
@@ -103,6 +112,10 @@ class Pipeline:
         parts = [c.model, c.detector, f"flip={c.flip}", f"jitter={c.jitter}", f"avg={c.averaged_landmarks}",
                  f"mirror={c.mirror_align}", f"box={c.landmark_box}", f"posefusion={c.pose_fusion}",
                  f"fallback={c.fallback_score}", VECTOR_REVISION]
+        if c.align_points != "5":  # added after rev3: "5" keeps the signatures galleries already hold
+            parts.append(f"points={c.align_points}")
+        if self.spec.members:  # re-fitted fusion weights change every fused vector
+            parts.append(f"fusion={self.spec.fusion_weights}/{self.spec.profile_fusion_weights}")
         model = Path(c.model)
         if c.model.endswith(".onnx") and model.is_file():
             stat = model.resolve().stat()
@@ -118,6 +131,8 @@ class Pipeline:
         hold a face (one side of a pair, a photo to verify): when none reaches the detector's
         threshold, take the best one down to ``config.fallback_score`` (``fallback_detector``)."""
         detector = self.detector if faces is None else (lambda _: faces)
+        if self.config.align_points == "68":
+            landmarks = 68  # the chips are placed by them
         return detect_faces(image, detector, self.config.detector, landmarks,
                             self.config.min_face_size, self.config.max_faces, self.config.averaged_landmarks,
                             self.config.landmark_box,
