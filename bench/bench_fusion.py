@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 from pathlib import Path
 from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import lfw_sample  # noqa: E402
-from bench_pipeline import face_recognition_all_faces, interleaved  # noqa: E402
+from bench_pipeline import face_recognition_all_faces, interleaved, print_rates  # noqa: E402
 
 CONFIGS = {  # name -> (model, align_points; "" is the model's default)
     "faceprint dlib": ("dlib", ""),
@@ -51,13 +50,7 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f}")
     contenders = {"face_recognition": face_recognition_all_faces}
     contenders.update({name: faceprint_one_process(*config) for name, config in CONFIGS.items()})
-    result = interleaved(files, args.rounds, contenders)
-    base = result["rates"]["face_recognition"]
-    print("\nimages/s (median of rounds) and the median of the per-round ratios to face_recognition")
-    for name, rates in result["rates"].items():
-        ratios = [r / b for r, b in zip(rates, base)]
-        print(f"  {name:<40}{statistics.median(rates):>8.1f} images/s  {statistics.median(ratios):>5.2f}x"
-              f"  (ratios {min(ratios):.2f}-{max(ratios):.2f})")
+    print_rates(interleaved(files, args.rounds, contenders), "face_recognition", 40)
     print("\nper-stage ms per image (100 images, one process):")
     for name, (model, points) in CONFIGS.items():
         stages = stage_timings(files[:100], PipelineConfig(model=model, align_points=points))

@@ -128,6 +128,16 @@ def interleaved(files: list[Path], rounds: int, contenders: dict[str, Callable[[
     return {"rates": rates, "faces": faces}
 
 
+def print_rates(result: dict, base_name: str, width: int) -> None:
+    """Each contender's median images/s over the rounds and its median per-round ratio to ``base_name``."""
+    base = result["rates"][base_name]
+    print(f"\nimages/s (median of rounds) and the median of the per-round ratios to {base_name}")
+    for name, rates in result["rates"].items():
+        ratios = [r / b for r, b in zip(rates, base)]
+        print(f"  {name:<{width}}{statistics.median(rates):>8.1f} images/s  {statistics.median(ratios):>5.2f}x"
+              f"  (ratios {min(ratios):.2f}-{max(ratios):.2f}; faces embedded {result['faces'][name]})")
+
+
 def embedding_per_face(files: list[Path], count: int = 50) -> dict:
     import dlib
 
@@ -190,12 +200,7 @@ def main() -> None:
     result = interleaved(files, args.rounds, contenders)
     print(f"load average after the rounds: {os.getloadavg()[0]:.1f}")
 
-    base = result["rates"]["face_recognition"]
-    print("\nimages/s (median of rounds) and the median of the per-round ratios to face_recognition")
-    for name, rates in result["rates"].items():
-        ratios = [r / b for r, b in zip(rates, base)]
-        print(f"  {name:<28}{statistics.median(rates):>8.1f} images/s  {statistics.median(ratios):>5.2f}x"
-              f"  (ratios {min(ratios):.2f}-{max(ratios):.2f}; faces embedded {result['faces'][name]})")
+    print_rates(result, "face_recognition", 28)
 
     for name, rates in result["rates"].items():  # before/after, round by round
         before = result["rates"].get("baseline " + name)
