@@ -70,8 +70,9 @@ def embed_paths(
 ) -> tuple[dict[Path, np.ndarray | None], dict[Path, str]]:
     """One embedding per image (the face nearest the centre), None where no face was found.
 
-    ``workers`` > 1 runs that many single-threaded processes, each with its own models: on a
-    multi-core CPU this keeps every core busy (detection and landmarks are single-threaded).
+    The photos are known to hold a face (pairs, labelled folders), so YuNet's fallback applies
+    (``Pipeline.detect(expect_face=True)``). Images found in ``cache`` (keyed by content) are not
+    processed again; the rest go through ``embed_sources`` (``workers`` processes when > 1).
 
     Returns the vectors and a map of path -> problem for bad images and images without a face.
     """
@@ -88,71 +89,24 @@ def embed_paths(
             _tick(progress)
         else:
             todo.append(path)
-
-    if workers > 1 and len(todo) > 2 * batch_size:
-        results = _run_pool(pipeline, todo, batch_size, workers, progress)
-    else:
-        results = _embed_files(pipeline, todo, batch_size, progress)
-    for path, key, vector, problem in results:
-        vectors[path] = vector
+    for path, result in zip(todo, embed_sources(pipeline, todo, batch_size, progress, workers, nearest_only=True)):
+        vectors[path] = result.faces[0].vector if result.faces else None
+        problem = result.problem
         if problem is not None:
             problems[path] = problem
-        if cache is not None and key is not None and (vector is not None or problem == "no face found"):
-            cache.put(key, vector)
+        if cache is not None and result.sha256 is not None and result.error is None:
+            cache.put(result.sha256, vectors[path])
     if cache is not None:
         cache.save()
     return vectors, problems
 
 
-Result = tuple[Path, "str | None", "np.ndarray | None", "str | None"]  # path, content key, vector, problem
-
-
 def _content_key(path: Path) -> str | None:
+    """The key ``EmbeddingCache`` files an image under: the sha256 of its bytes (``ImageFaces.sha256``)."""
     try:
-        return hashlib.sha1(path.read_bytes()).hexdigest()
+        return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None
-
-
-def _embed_files(pipeline: Pipeline, paths: Sequence[Path], batch_size: int,
-                 progress: Callable[[int], None] | None = None) -> list[Result]:
-    results: list[Result] = []
-    pending: list[tuple[int, tuple]] = []  # (index in results, prepared chips)
-
-    def flush() -> None:
-        if pending:
-            vecs = pipeline.embedder.embed_prepared([prepared for _, prepared in pending])
-            for (index, _), vec in zip(pending, vecs):
-                path, key, _, _ = results[index]
-                results[index] = (path, key, vec, None)
-            pending.clear()
-
-    for path in paths:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            results.append((path, None, None, f"cannot read ({exc.strerror})"))
-            _tick(progress)
-            continue
-        key = hashlib.sha1(data).hexdigest()
-        try:
-            image = load_image(data)
-            detections = pipeline.detect(image, expect_face=True)  # one face per photo is what is asked
-        except FaceprintError as exc:
-            results.append((path, key, None, str(exc).replace("<bytes>: ", "")))
-            _tick(progress)
-            continue
-        if not detections:
-            results.append((path, key, None, "no face found"))
-        else:
-            chosen = detections[nearest_center(detections, image.shape)]
-            results.append((path, key, None, None))
-            pending.append((len(results) - 1, pipeline.embedder.prepare(image, chosen)))
-            if len(pending) >= batch_size:
-                flush()
-        _tick(progress)
-    flush()
-    return results
 
 
 _WORKER_PIPELINE: Pipeline | None = None
@@ -167,11 +121,6 @@ def _init_worker(config) -> None:
     os.environ["FACEPRINT_THREADS"] = "1"
     os.environ["OMP_NUM_THREADS"] = "1"
     _WORKER_PIPELINE = Pipeline(config)
-
-
-def _worker_embed(paths: list[Path], batch_size: int) -> list[Result]:
-    assert _WORKER_PIPELINE is not None
-    return _embed_files(_WORKER_PIPELINE, paths, batch_size)
 
 
 def worker_pool(config, workers: int):
@@ -222,43 +171,27 @@ def _pooled(pipeline: Pipeline, workers: int, submit_all):
             log.warning("a worker process died; retrying on a fresh pool")
 
 
-def _run_pool(pipeline: Pipeline, paths: list[Path], batch_size: int, workers: int,
-              progress: Callable[[int], None] | None) -> list[Result]:
-    from concurrent.futures import as_completed
-
-    chunk = max(4, min(batch_size, len(paths) // (workers * 4) or 1))
-    chunks = [paths[i : i + chunk] for i in range(0, len(paths), chunk)]
-
-    def submit_all(pool) -> list[Result]:
-        results: list[Result] = []
-        for future in as_completed([pool.submit(_worker_embed, c, batch_size) for c in chunks]):
-            part = future.result()
-            results.extend(part)
-            if progress is not None:
-                progress(len(part))
-        return results
-
-    return _pooled(pipeline, workers, submit_all)
-
-
 def embed_sources(
     pipeline: Pipeline,
     sources: Sequence,
     batch_size: int = 32,
     progress: Callable[[int], None] | None = None,
     workers: int = 1,
+    nearest_only: bool = False,
 ) -> list[ImageFaces]:
     """Every face of every source, embedded in batches; one ``ImageFaces`` per source, in order.
 
     A source that cannot be read or decoded is reported in its result (``error``), never raised.
     ``workers`` > 1 spreads the sources over that many single-threaded processes.
+    ``nearest_only``: each source is known to hold one face (a pair's photo, a labelled photo):
+    only the face nearest the centre, with YuNet's fallback where none reaches its threshold.
     """
     items = list(sources)
     if workers > 1 and len(items) > workers:  # the pool is kept: worth it for a few images each
-        return _run_all_faces_pool(pipeline, items, batch_size, workers, progress)
+        return _run_all_faces_pool(pipeline, items, batch_size, workers, progress, nearest_only)
     # a few images are not worth the helper thread (and its network session, built once)
     overlap = _spare_cores() > 0 and len(items) > batch_size
-    return _embed_all_faces(pipeline, items, 0, batch_size, progress, overlap=overlap)
+    return _embed_all_faces(pipeline, items, 0, batch_size, progress, overlap=overlap, nearest_only=nearest_only)
 
 
 def _label(source, index: int) -> str:
@@ -295,7 +228,8 @@ def _spare_cores() -> int:
 
 
 def _embed_all_faces(pipeline: Pipeline, sources: Sequence, offset: int, batch_size: int,
-                     progress: Callable[[int], None] | None = None, overlap: bool = False) -> list[ImageFaces]:
+                     progress: Callable[[int], None] | None = None, overlap: bool = False,
+                     nearest_only: bool = False) -> list[ImageFaces]:
     """Decode, detect and find landmarks in this thread; with ``overlap``, align and embed each
     batch of faces in a helper thread meanwhile (ONNX Runtime and numpy's loops release the GIL),
     so one process keeps two cores busy: on LFW photos the two halves cost about the same
@@ -357,7 +291,9 @@ def _embed_all_faces(pipeline: Pipeline, sources: Sequence, offset: int, batch_s
                 continue
             try:
                 image = load_image(data)
-                detections = pipeline.detect(image)
+                detections = pipeline.detect(image, expect_face=nearest_only)
+                if nearest_only and len(detections) > 1:
+                    detections = [detections[nearest_center(detections, image.shape)]]
             except FaceprintError as exc:
                 results.append(ImageFaces(label, error=str(exc).replace("<bytes>: ", ""), sha256=sha,
                                           signature=signature))
@@ -380,13 +316,13 @@ def _embed_all_faces(pipeline: Pipeline, sources: Sequence, offset: int, batch_s
     return results
 
 
-def _worker_embed_all(sources: list, offset: int, batch_size: int) -> list[ImageFaces]:
+def _worker_embed_all(sources: list, offset: int, batch_size: int, nearest_only: bool) -> list[ImageFaces]:
     assert _WORKER_PIPELINE is not None
-    return _embed_all_faces(_WORKER_PIPELINE, sources, offset, batch_size)
+    return _embed_all_faces(_WORKER_PIPELINE, sources, offset, batch_size, nearest_only=nearest_only)
 
 
 def _run_all_faces_pool(pipeline: Pipeline, sources: list, batch_size: int, workers: int,
-                        progress: Callable[[int], None] | None) -> list[ImageFaces]:
+                        progress: Callable[[int], None] | None, nearest_only: bool = False) -> list[ImageFaces]:
     from concurrent.futures import as_completed
 
     chunk = max(4, min(batch_size, len(sources) // (workers * 4) or 1))
@@ -394,7 +330,8 @@ def _run_all_faces_pool(pipeline: Pipeline, sources: list, batch_size: int, work
 
     def submit_all(pool) -> list[ImageFaces]:
         parts: dict[int, list[ImageFaces]] = {}
-        futures = {pool.submit(_worker_embed_all, sources[s : s + chunk], s, batch_size): s for s in starts}
+        futures = {pool.submit(_worker_embed_all, sources[s : s + chunk], s, batch_size, nearest_only): s
+                   for s in starts}
         for future in as_completed(futures):
             part = future.result()
             parts[futures[future]] = part
