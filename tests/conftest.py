@@ -40,3 +40,23 @@ def group_photo(lfw: Path) -> np.ndarray:
     tiles = [load_image(lfw / n / f"{n}_0001.jpg") for n in names]
     rows = [np.concatenate(tiles[i : i + 3], axis=1) for i in (0, 3)]
     return np.concatenate(rows, axis=0)
+
+
+@pytest.fixture(scope="session")
+def copy_celeba_people(data_dir: Path):
+    """A function making a small training folder: ``per_person`` CelebA 112x112 crops of each of
+    the first ``people`` identities that have that many, copied under ``root``; it returns the
+    people's folders in ``root``."""
+    import shutil
+
+    source = data_dir / "celeba_112" / "images"
+
+    def copy(root: Path, people: int, per_person: int = 8) -> list[Path]:
+        chosen = sorted(p for p in source.iterdir() if p.is_dir() and len(list(p.glob("*.jpg"))) >= per_person)
+        for person in chosen[:people]:
+            (root / person.name).mkdir()
+            for image in sorted(person.glob("*.jpg"))[:per_person]:
+                shutil.copy(image, root / person.name / image.name)
+        return [root / p.name for p in chosen[:people]]
+
+    return copy

