@@ -42,18 +42,7 @@ log = logging.getLogger("arcface_crops")
 
 VARIANTS = ("yunet5", "dlib5", "mean5", "axis2", "yunet5_flip", "dlib5avg", "mean5avg")
 DLIB_VARIANTS = ("68avg", "mean")
-_DLIB5_FROM_68 = [45, 42, 36, 39, 33]
 _AXIS_ORDER = [0, 1]  # eyes' midpoint, mouth's midpoint: a mirror keeps both
-
-
-def five_from_68(points68: np.ndarray) -> np.ndarray:
-    """dlib's 68 iBUG points -> YuNet's 5 (image-left eye centre first, nose tip, mouth corners)."""
-    p = np.asarray(points68, np.float64)
-    a, b = p[36:42].mean(0), p[42:48].mean(0)
-    eyes = [a, b] if a[0] <= b[0] else [b, a]
-    m1, m2 = p[48], p[54]
-    mouth = [m1, m2] if m1[0] <= m2[0] else [m2, m1]
-    return np.array([eyes[0], eyes[1], p[30], mouth[0], mouth[1]])
 
 
 def _axis(points: np.ndarray) -> np.ndarray:
@@ -61,32 +50,32 @@ def _axis(points: np.ndarray) -> np.ndarray:
     return np.array([(k[0] + k[1]) / 2.0, (k[3] + k[4]) / 2.0])
 
 
-def crops(image: np.ndarray, keypoints: np.ndarray, points68: np.ndarray,
+def crops(image: np.ndarray, detection, points68: np.ndarray,
           points68avg: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """variant -> (chip, flip view)."""
+    """variant -> (chip, flip view), cut by the pipeline's own alignment (``align.template_chip``)."""
+    from dataclasses import replace
+
     from faceprint.pipeline import align
 
-    template = align.ARCFACE_112_TEMPLATE
-    size = (112, 112)
+    def cut(points):
+        moved = replace(detection, keypoints=np.asarray(points, np.float64))
+        return tuple(align.template_chip(image, moved, align.ARCFACE_112_TEMPLATE, (112, 112), "arcface112",
+                                         mirror).image for mirror in (False, True))
 
-    def fit(target):
-        return lambda p: align.similarity_transform(target, p)
+    def cut_axis(points):  # two points onto the template's two: no public alignment does this
+        fit = lambda p: align.similarity_transform(_axis(align.ARCFACE_112_TEMPLATE), p)  # noqa: E731
+        return tuple(align._cut(image, _axis(points), fit, (112, 112), mirror, _AXIS_ORDER) for mirror in (False, True))
 
-    def cut(points, target, order):
-        return (align._cut(image, points, fit(target), size, False, order),
-                align._cut(image, points, fit(target), size, True, order))
-
-    order = align._KEYPOINTS_MIRROR_ORDER
-    dlib5 = five_from_68(points68)
+    keypoints = np.asarray(detection.keypoints, np.float64)
+    dlib5, dlib5avg = align.arcface5_from_68(points68), align.arcface5_from_68(points68avg)
     out = {
-        "yunet5": cut(keypoints, template, order),
-        "dlib5": cut(dlib5, template, order),
-        "mean5": cut((np.asarray(keypoints) + dlib5) / 2.0, template, order),
-        "axis2": cut(_axis(keypoints), _axis(template), _AXIS_ORDER),
+        "yunet5": cut(keypoints),
+        "dlib5": cut(dlib5),
+        "mean5": cut((keypoints + dlib5) / 2.0),
+        "axis2": cut_axis(keypoints),
+        "dlib5avg": cut(dlib5avg),
+        "mean5avg": cut((keypoints + dlib5avg) / 2.0),
     }
-    dlib5avg = five_from_68(points68avg)
-    out["dlib5avg"] = cut(dlib5avg, template, order)
-    out["mean5avg"] = cut((np.asarray(keypoints) + dlib5avg) / 2.0, template, order)
     chip = out["yunet5"][0]
     out["yunet5_flip"] = (chip, np.ascontiguousarray(chip[:, ::-1]))
     return out
@@ -98,6 +87,7 @@ def _process(paths: list[str]) -> list[dict]:
     from faceprint.images import load_image
     from faceprint.models import landmarks
     from faceprint.models.mobilefacenet import MobileFaceNet
+    from faceprint.pipeline.align import DLIB5_FROM_68, with_points_from_68
     from faceprint.pipeline.detect import keypoint_box, nearest_center
     from faceprint.pipeline.embed import embed_chips
     from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
@@ -113,19 +103,21 @@ def _process(paths: list[str]) -> list[dict]:
         except Exception as exc:  # noqa: BLE001  (reported, like eval does)
             record["error"] = str(exc)
             continue
-        found = pipe.detect(image, landmarks=68, expect_face=True)
+        found = pipe.detect(image, expect_face=True)
         if not found:
             continue
         d = found[nearest_center(found, image.shape)]
         if d.keypoints is None:
             continue
         record.update(yaw=d.yaw, keypoints=np.round(d.keypoints, 2).tolist())
-        points68avg = landmarks.predict_averaged(image, keypoint_box(d.keypoints), 68)
-        views = crops(image, d.keypoints, d.landmarks68, points68avg)
+        box = keypoint_box(d.keypoints)  # where the pipeline starts dlib's landmarks
+        points68, points68avg = landmarks.predict(image, box, 68), landmarks.predict_averaged(image, box, 68)
+        views = crops(image, d, points68, points68avg)
         for name, (chip, flipped) in views.items():
             record[name] = embed_chips(network, chip[None], True, mirrored=flipped[None])[0].round(6).tolist()
-        from68 = points68avg[_DLIB5_FROM_68]
-        for name, points in (("68avg", from68), ("mean", (from68 + d.landmarks) / 2.0)):
+        # "mean" is the library's align_points="68" placement of dlib's chip
+        mean = with_points_from_68(replace(d, landmarks68=points68avg)).landmarks
+        for name, points in (("68avg", points68avg[DLIB5_FROM_68]), ("mean", mean)):
             moved = replace(d, landmarks=points)
             record[f"dlibnet_{name}"] = pipe.embed(image, [moved])[0].vector.round(6).tolist()
     return out

@@ -201,3 +201,17 @@ def test_predict_refuses_other_pipelines_and_missing_probability(tmp_path, astro
     FaceClassifier.fit(vectors, labels, "svm", "dlib", 0.5).save(tmp_path / "s.npz")
     out = _cli(tmp_path, "predict", str(astronaut), "-c", str(tmp_path / "s.npz"), "--min-probability", "0.5")
     assert out.returncode == 1 and "no probability" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_unknown_classifier_fails_before_embedding(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from faceprint.cli import classify_cmd
+    from faceprint.cli.main import app
+
+    def embedding_is_not_reached(*args, **kwargs):
+        raise AssertionError("embedded before checking --classifier")
+
+    monkeypatch.setattr(classify_cmd, "_labelled_vectors", embedding_is_not_reached)
+    run = CliRunner().invoke(app, ["classify", "fit", str(tmp_path), "-c", "forest"])
+    assert run.exit_code == 1 and "classifier must be one of svm, logreg, knn" in run.output

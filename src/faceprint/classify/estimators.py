@@ -40,10 +40,16 @@ def single_threaded() -> AbstractContextManager:
     return threadpool_limits(1)
 
 
-def make(kind: str, value: float) -> Estimator:
-    """A fresh estimator of ``kind`` with its setting (C for svm/logreg, k for knn)."""
+def check_kind(kind: str) -> str:
+    """``kind`` if it names a classifier, else BadInput saying which do."""
     if kind not in CLASSIFIERS:
         raise BadInput(f"classifier must be one of {', '.join(CLASSIFIERS)}, not {kind!r}")
+    return kind
+
+
+def make(kind: str, value: float) -> Estimator:
+    """A fresh estimator of ``kind`` with its setting (C for svm/logreg, k for knn)."""
+    check_kind(kind)
     if kind == "knn":
         return NearestNeighbours(int(value))
     return _Sklearn(kind, float(value))

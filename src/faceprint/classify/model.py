@@ -25,7 +25,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from faceprint.classify.calibrate import CrossValidation, cross_validate, softmax
-from faceprint.classify.estimators import CALIBRATED, CLASSIFIERS, PARAMETER, Estimator, make, single_threaded
+from faceprint.classify.estimators import (CALIBRATED, CLASSIFIERS, PARAMETER, Estimator, check_kind, make,
+                                           single_threaded)
 from faceprint.errors import BadInput
 
 log = logging.getLogger(__name__)
@@ -86,8 +87,7 @@ class FaceClassifier:
             value: C (svm, logreg) or k (knn); None chooses it by cross-validation from ``GRIDS``
                 (``FALLBACK`` when there are too few photos).
         """
-        if kind not in CLASSIFIERS:
-            raise BadInput(f"classifier must be one of {', '.join(CLASSIFIERS)}, not {kind!r}")
+        check_kind(kind)
         vectors = np.asarray(vectors, np.float32)
         labels = [str(name) for name in labels]
         if vectors.ndim != 2 or len(vectors) != len(labels):

@@ -47,11 +47,13 @@ def fit(
         faceprint classify fit people/ --validate held_out/ -c svm --C 10
     """
     from faceprint.classify.model import FaceClassifier
+    from faceprint.classify.estimators import check_kind
     from faceprint.errors import BadInput
     from faceprint.thresholds import threshold_for
 
     setup_logging(verbose)
     with friendly_errors():
+        check_kind(classifier)  # before minutes of embedding
         if c_value is not None and k_value is not None:
             raise BadInput("give --C (svm, logreg) or --k (knn), not both")
         if (c_value is not None and classifier == "knn") or (k_value is not None and classifier in ("svm", "logreg")):

@@ -21,7 +21,7 @@ CompareOpt = typer.Option(
          "repeatable. flip: no flip averaging; landmarks: one landmark pass instead of the mean over seven "
          "perturbed boxes; mirror: the flip view is the aligned chip flipped instead of the mirrored face "
          "aligned in its own right; box: dlib's landmarks start from YuNet's box reshaped like a HOG box (rev2) "
-         "instead of the box chosen by the face's yaw; detector-box: from YuNet's box as it is; "
+         "instead of the box placed by YuNet's keypoints; detector-box: from YuNet's box as it is; "
          "fallback: no second look at photos where YuNet finds no face; pose-fusion (fused models): turned "
          "faces keep the frontal fusion weights; rev2: all three, the default before rev3; points: the chips "
          "placed the other way (5 points, or with dlib's 68 landmarks: mobilefacenet and the fused model use "
@@ -40,17 +40,18 @@ ABLATIONS = {
     "fallback": ("+no-fallback", {"fallback_score": None}),
     "rev2": ("+rev2", {"landmark_box": "dlib_like", "fallback_score": None, "pose_fusion": False}),
     "pose-fusion": ("+fixed-fusion-weights", {"pose_fusion": False}),
-    "points": ("", {}),  # the other alignment points than the model's default (_other_points)
 }
+# --compare points: the chips placed the other way than the model's default (_other_points)
+COMPARISONS = (*ABLATIONS, "points")
 FUSED_ONLY = {"pose-fusion"}  # ablations that change nothing for a single model
 
 
 def _runs(models: list[str], detector: Optional[str], compare: list[str], jitter: int):
     from faceprint.pipeline.pipeline import PipelineConfig
 
-    unknown = sorted(set(compare) - set(ABLATIONS))
+    unknown = sorted(set(compare) - set(COMPARISONS))
     if unknown:
-        fail(f"--compare {', '.join(unknown)}: choose from {', '.join(ABLATIONS)}")
+        fail(f"--compare {', '.join(unknown)}: choose from {', '.join(COMPARISONS)}")
     suffix = f"+jitter{jitter}" if jitter else ""
     runs = []
     from faceprint import registry

@@ -122,8 +122,6 @@ def embed(
         files = expand_inputs(images)
         if not files:
             fail("no images to process")
-        if align_points not in (None, "5", "68"):
-            fail(f"--align-points must be 5 or 68, not {align_points!r}", 2)
         pipe = get_pipeline(PipelineConfig(detector=detector or "", model=model, flip=flip, jitter=jitter,
                                            align_points=align_points or ""))
         names, vectors = [], []
