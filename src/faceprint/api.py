@@ -91,18 +91,17 @@ def embed_many(sources: Iterable[ImageSource], model: str = "dlib", detector: st
         [('a.jpg', 1, None), ('b.jpg', 0, 'no face found')]
     """
     from faceprint.pipeline.batch import embed_sources
+    from faceprint.progress import progress_callbacks
 
     if workers < 1:
         raise ValueError(f"workers must be >= 1, not {workers}")
     items = list(sources)
     pipe = _pipeline(detector, model, flip=flip, jitter=jitter, **options)
-    if progress is True:
-        from rich.progress import Progress
-
-        with Progress(transient=True) as bar:
-            task = bar.add_task("embedding", total=len(items))
-            return embed_sources(pipe, items, batch_size, lambda n: bar.advance(task, n), workers)
-    return embed_sources(pipe, items, batch_size, progress or None, workers)
+    tick, finish = progress_callbacks(progress, len(items), "embedding")
+    try:
+        return embed_sources(pipe, items, batch_size, tick if progress else None, workers)
+    finally:
+        finish()
 
 
 def embed_face(image: ImageSource, model: str = "dlib", detector: str | None = None, flip: bool = True,

@@ -133,7 +133,7 @@ class ImageFaces:
         error: why the image could not be read (missing, corrupt, too large...); None when it was.
         sha256: hex digest of the encoded file (None for arrays and unreadable files).
         width, height: the decoded image's size (0 when it could not be decoded).
-        signature: the pipeline settings that shaped the vectors (``PipelineConfig.signature``):
+        signature: the pipeline settings that shaped the vectors (``Pipeline.signature``):
             vectors with different signatures must never be compared.
     """
 
@@ -159,9 +159,13 @@ class ImageFaces:
 
     def nearest_center(self) -> Embedding:
         """The face whose box centre is nearest the image centre (raises IndexError if none)."""
-        cx, cy = self.width / 2.0, self.height / 2.0
-        return min(self.faces, key=lambda e: (e.detection.box.center[0] - cx) ** 2
-                   + (e.detection.box.center[1] - cy) ** 2 if e.detection else 0.0)
+        from faceprint.pipeline.detect import nearest_center  # here: that module imports this one
+
+        if not self.faces:
+            raise IndexError(f"{self.source}: no face")
+        if any(e.detection is None for e in self.faces):  # not placed by a detector: the first one
+            return next(e for e in self.faces if e.detection is None)
+        return self.faces[nearest_center([e.detection for e in self.faces], (self.height, self.width))]
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "faces": [e.to_dict() for e in self.faces], "error": self.problem,

@@ -12,23 +12,22 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from faceprint import settings
-from faceprint.errors import FaceprintError
+from faceprint.errors import BadInput, FaceprintError
 from faceprint.images import load_image
 from faceprint.pipeline.detect import nearest_center
-from faceprint.pipeline.pipeline import VECTOR_REVISION, Pipeline
+from faceprint.pipeline.pipeline import Pipeline
 from faceprint.types import Embedding, ImageFaces
 
 log = logging.getLogger(__name__)
 
-CACHE_REVISION = "|" + VECTOR_REVISION
-
 
 class EmbeddingCache:
-    """Vectors keyed by image content (sha1) for one pipeline configuration, kept in an .npz."""
+    """Vectors keyed by image content (sha256) for one pipeline configuration, kept in an .npz."""
 
     def __init__(self, pipeline: Pipeline, folder: Path | None = None) -> None:
-        # the signature adds what the config does not hold: the model file's stamp, fusion weights
-        key = json.dumps(asdict(pipeline.config), sort_keys=True) + CACHE_REVISION + pipeline.signature()
+        # the signature adds what the config does not hold: the model file's stamp, fusion weights,
+        # VECTOR_REVISION
+        key = json.dumps(asdict(pipeline.config), sort_keys=True) + pipeline.signature()
         digest = hashlib.sha1(key.encode()).hexdigest()[:16]
         label = Path(pipeline.config.model).stem if pipeline.config.model.endswith(".onnx") else pipeline.config.model
         self.path = (folder or settings.cache_dir() / "embeddings") / f"{label}-{digest}.npz"
@@ -105,7 +104,7 @@ def _content_key(path: Path) -> str | None:
     """The key ``EmbeddingCache`` files an image under: the sha256 of its bytes (``ImageFaces.sha256``)."""
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
+    except (OSError, ValueError):  # unreadable, or a NUL byte in the path: embed_sources reports it
         return None
 
 
@@ -123,35 +122,48 @@ def _init_worker(config) -> None:
     _WORKER_PIPELINE = Pipeline(config)
 
 
-def worker_pool(config, workers: int):
-    """A process pool of ``workers`` single-threaded pipelines for ``config``, kept for reuse.
+def worker_pool(pipeline: Pipeline, workers: int):
+    """A process pool of ``workers`` single-threaded pipelines for ``pipeline``'s config, kept for reuse.
 
     Spawning workers and loading their models costs seconds; keeping the pool makes repeated
-    ``embed_many`` calls (a service, a benchmark, a loop over folders) pay it once. It is shut
-    down at interpreter exit, or by ``shutdown_worker_pools()``.
+    ``embed_many`` calls (a service, a benchmark, a loop over folders) pay it once. A pool whose
+    workers loaded what the pipeline's signature no longer names (an .onnx model file written again
+    at the same path) is replaced. Pools are shut down at interpreter exit, or by
+    ``shutdown_worker_pools()``.
     """
     import atexit
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    key = (config, workers)
-    pool = _POOLS.get(key)
-    if pool is None:
-        if not _POOLS:
-            atexit.register(shutdown_worker_pools)
-        context = multiprocessing.get_context("spawn")  # ONNX Runtime's thread pools do not survive a fork
-        pool = _POOLS[key] = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                                 initargs=(config,))
+    key, signature = (pipeline.config, workers), pipeline.signature()
+    kept = _POOLS.get(key)
+    if kept is not None and kept[0] == signature:
+        return kept[1]
+    if kept is not None:
+        _drop_pool(key)
+    if not _POOLS:
+        atexit.register(shutdown_worker_pools)
+    context = multiprocessing.get_context("spawn")  # ONNX Runtime's thread pools do not survive a fork
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(pipeline.config,))
+    _POOLS[key] = (signature, pool)
     return pool
+
+
+def _drop_pool(key) -> None:
+    """Forget a kept pool; its workers end once done with what they were given (not waited for)."""
+    kept = _POOLS.pop(key, None)
+    if kept is not None:
+        kept[1].shutdown(wait=False)
 
 
 def shutdown_worker_pools() -> None:
     """Stop every kept worker pool."""
     while _POOLS:
-        _, pool = _POOLS.popitem()
+        _, (_, pool) = _POOLS.popitem()
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+# (config, workers) -> (the pipeline signature its workers were started for, the pool)
 _POOLS: dict = {}
 
 
@@ -161,11 +173,11 @@ def _pooled(pipeline: Pipeline, workers: int, submit_all):
     from concurrent.futures.process import BrokenProcessPool
 
     for attempt in range(2):
-        pool = worker_pool(pipeline.config, workers)
+        pool = worker_pool(pipeline, workers)
         try:
             return submit_all(pool)
         except BrokenProcessPool:
-            _POOLS.pop((pipeline.config, workers), None)
+            _drop_pool((pipeline.config, workers))
             if attempt:
                 raise
             log.warning("a worker process died; retrying on a fresh pool")
@@ -188,6 +200,7 @@ def embed_sources(
     """
     items = list(sources)
     if workers > 1 and len(items) > workers:  # the pool is kept: worth it for a few images each
+        items = [_portable(source) for source in items]
         return _run_all_faces_pool(pipeline, items, batch_size, workers, progress, nearest_only)
     # a few images are not worth the helper thread (and its network session, built once)
     overlap = _spare_cores() > 0 and len(items) > batch_size
@@ -198,16 +211,52 @@ def _label(source, index: int) -> str:
     return str(source) if isinstance(source, (str, Path)) or hasattr(source, "__fspath__") else f"<{index}>"
 
 
+class _Unreadable:
+    """A source read in this process that could not be: the reason travels to the worker."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _portable(source):
+    """The source as it can travel to a worker process: paths, bytes and arrays as they are;
+    anything else (a file object, a memoryview, a wrong type) read here, or why it cannot be."""
+    if isinstance(source, (np.ndarray, str, Path, bytes, bytearray)) or hasattr(source, "__fspath__"):
+        return source
+    try:
+        return _read_source(source)[0]
+    except (OSError, BadInput) as exc:
+        return _Unreadable(_read_error(exc))
+
+
+def _read_error(exc: OSError | BadInput) -> str:
+    return str(exc) if isinstance(exc, BadInput) else f"cannot read ({exc.strerror or exc})"
+
+
 def _read_source(source) -> tuple[object, str | None]:
-    """The input as load_image takes it, and its sha256 when it is encoded bytes."""
+    """The input as load_image takes it, and its sha256 when it is encoded bytes.
+
+    Raises OSError for a file that cannot be read, BadInput for anything that is not an image source.
+    """
     if isinstance(source, np.ndarray):
         return source, None
+    if isinstance(source, _Unreadable):
+        raise BadInput(source.reason)
     if isinstance(source, (str, Path)) or hasattr(source, "__fspath__"):
-        data = Path(source).read_bytes()
+        try:
+            data = Path(source).read_bytes()
+        except ValueError as exc:  # e.g. a NUL byte in the path
+            raise BadInput(f"not a usable path ({exc})") from None
     elif isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
-    else:
+    elif hasattr(source, "read"):
         data = source.read()
+        if not isinstance(data, (bytes, bytearray)):
+            raise BadInput("file object must be opened in binary mode ('rb')")
+        data = bytes(data)
+    else:
+        raise BadInput(f"cannot read an image from a {type(source).__name__}; "
+                       "give a path, bytes, a file or an array")
     return data, hashlib.sha256(data).hexdigest()
 
 
@@ -285,8 +334,8 @@ def _embed_all_faces(pipeline: Pipeline, sources: Sequence, offset: int, batch_s
             label = _label(source, offset + position)
             try:
                 data, sha = _read_source(source)
-            except OSError as exc:
-                results.append(ImageFaces(label, error=f"cannot read ({exc.strerror or exc})", signature=signature))
+            except (OSError, BadInput) as exc:
+                results.append(ImageFaces(label, error=_read_error(exc), signature=signature))
                 _tick(progress)
                 continue
             try:

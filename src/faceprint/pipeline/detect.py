@@ -25,15 +25,16 @@ from faceprint.types import Box, Detection
 # detector / keypoints / pose. Without keypoints (hog, cnn) every mode is the detector's box.
 LANDMARK_BOXES = ("keypoints", "dlib_like", "detector", "pose")
 
-# |yaw| beyond which a face counts as turned, for landmark_box="pose" and pose-weighted fusion
-# (neither is a default). Not fitted on LFW or CFP: about the 90th percentile (0.279) of |yaw| on the
-# 495 five_celebrity and ORL photos where YuNet and dlib's HOG each find one face
-# (`python scripts/pose_candidates.py fit-yaw`). For reference, on CFP dev 99 % of frontal photos
-# are below 0.25 and 95 % of profile photos above 0.48.
+# |yaw| beyond which a face counts as turned, for landmark_box="pose" (not the default) and
+# pose-weighted fusion (``PipelineConfig.pose_fusion``, on by default but inert while no shipped fused
+# model has profile weights: ``EmbedderSpec.profile_fusion_weights`` is empty). Not fitted on LFW
+# or CFP: about the 90th percentile (0.279) of |yaw| on the 495 five_celebrity and ORL photos where
+# YuNet and dlib's HOG each find one face (`python scripts/pose_candidates.py fit-yaw`). For
+# reference, on CFP dev 99 % of frontal photos are below 0.25 and 95 % of profile photos above 0.48.
 PROFILE_YAW = 0.30
 
 # YuNet score (0-1) down to which a photo where nothing reaches the detector's threshold (0.6)
-# still gets its best face (``detect_faces(fallback=...)``, ``PipelineConfig.fallback_score``).
+# still gets its best face (``detect_faces(score_threshold=...)``, ``PipelineConfig.fallback_score``).
 FALLBACK_SCORE = 0.3
 
 
@@ -92,7 +93,7 @@ def detect_faces(
     averaged_landmarks: bool = True,
     landmark_box: str = "keypoints",
     profile_yaw: float = PROFILE_YAW,
-    fallback: Callable[[np.ndarray], Sequence[RawFace]] | None = None,
+    score_threshold: float | None = None,
 ) -> list[Detection]:
     """Every face in ``image``, largest score first.
 
@@ -107,9 +108,10 @@ def detect_faces(
         landmark_box: the box dlib's landmark predictor starts from: "keypoints" (default),
             "dlib_like", "detector" or "pose" (see ``LANDMARK_BOXES``).
         profile_yaw: with "pose", faces with |yaw| above this get the detector's box as it is.
-        fallback: a second look (e.g. the same detector at a lower score threshold) run only when
-            ``detector`` finds nothing; its best face is kept, so a photo that surely holds a
-            face (a pair, a gallery photo) still gets one.
+        score_threshold: for a photo that surely holds a face (a pair, a gallery photo), with
+            ``detector`` run below this score (down to a fallback score): the faces scoring at
+            least ``score_threshold`` are kept or, when none does, the best one. None: every face
+            ``detector`` returns.
 
     Each detection's ``yaw`` comes from the detector's keypoints when it has them, else from
     dlib's 5 landmarks.
@@ -120,8 +122,8 @@ def detect_faces(
         raise BadInput(f"landmark_box must be one of {', '.join(LANDMARK_BOXES)}, not {landmark_box!r}")
     height, width = image.shape[:2]
     raw = sorted(detector(image), key=lambda f: -f.score)
-    if not raw and fallback is not None:
-        raw = sorted(fallback(image), key=lambda f: -f.score)[:1]
+    if score_threshold is not None:
+        raw = [f for f in raw if f.score >= score_threshold] or raw[:1]
     found = []
     for face in raw:
         left, top, right, bottom = face.box

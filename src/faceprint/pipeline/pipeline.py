@@ -38,7 +38,9 @@ class PipelineConfig:
     averaged_landmarks: bool = True
     mirror_align: bool = True  # flip view: the mirrored face aligned in its own right (embed.ChipEmbedder)
     landmark_box: str = "keypoints"  # the box dlib's landmarks start from (detect.LANDMARK_BOXES)
-    pose_fusion: bool = True  # fused models: a turned face gets the model's profile weights (embed.FusedEmbedder)
+    # fused models: a turned face gets the model's profile weights (embed.FusedEmbedder); inert while
+    # no shipped model has any (EmbedderSpec.profile_fusion_weights); kept: signatures name it
+    pose_fusion: bool = True
     # yunet, where a face is expected (verify, eval pairs): a photo with no face at score_threshold
     # gets its best face down to this score
     fallback_score: float | None = FALLBACK_SCORE
@@ -78,10 +80,11 @@ class Pipeline:
 
     @property
     def fallback_detector(self):
-        """YuNet at ``fallback_score``, for photos where the detector finds nothing (else None)."""
-        threshold = self.config.score_threshold if self.config.score_threshold is not None else 0.6
+        """YuNet down to ``fallback_score``, run instead of ``detector`` where a face is expected
+        (``detect(expect_face=True)``): one pass, whose faces at the detector's threshold are kept
+        or, when none reaches it, the best one. None where there is no fallback."""
         if self.config.detector != "yunet" or self.config.fallback_score is None \
-                or self.config.fallback_score >= threshold:
+                or self.config.fallback_score >= self.detector.score_threshold:
             return None
         if self._fallback is None:
             options = {} if self.config.upsample is None else {"upsample": self.config.upsample}
@@ -130,13 +133,14 @@ class Pipeline:
         the stages apart), skips running the detector again. ``expect_face``: the photo is known to
         hold a face (one side of a pair, a photo to verify): when none reaches the detector's
         threshold, take the best one down to ``config.fallback_score`` (``fallback_detector``)."""
-        detector = self.detector if faces is None else (lambda _: faces)
+        detector, threshold = self.detector if faces is None else (lambda _: faces), None
+        if faces is None and expect_face and self.fallback_detector is not None:
+            detector, threshold = self.fallback_detector, self.detector.score_threshold
         if self.config.align_points == "68":
             landmarks = 68  # the chips are placed by them
         return detect_faces(image, detector, self.config.detector, landmarks,
                             self.config.min_face_size, self.config.max_faces, self.config.averaged_landmarks,
-                            self.config.landmark_box,
-                            fallback=self.fallback_detector if faces is None and expect_face else None)
+                            self.config.landmark_box, score_threshold=threshold)
 
     def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> list[Embedding]:
         if not detections:
