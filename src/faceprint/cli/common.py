@@ -26,13 +26,24 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def os_error_message(exc: OSError) -> str:
+    """One line for a file the system refused: which path, why, and what to check."""
+    if exc.strerror and exc.filename:
+        where = f"{exc.filename} -> {exc.filename2}" if exc.filename2 else str(exc.filename)
+        return f"{where}: {exc.strerror}; check that the path exists and you may read and write there"
+    return str(exc) or type(exc).__name__
+
+
 @contextmanager
 def friendly_errors() -> Iterator[None]:
-    """Turn faceprint's exceptions into one line on stderr and a non-zero exit, no traceback."""
+    """Turn faceprint's exceptions, and files the system refuses (OSError), into one line on
+    stderr and a non-zero exit, no traceback."""
     try:
         yield
     except FaceprintError as exc:
         fail(str(exc))
+    except OSError as exc:
+        fail(os_error_message(exc))
     except KeyboardInterrupt:
         fail("interrupted", 130)
 
@@ -78,11 +89,17 @@ def process_images(files: list[Path], description: str,
         for path in files:
             try:
                 results.append({"image": str(path), **work(path)})
-            except FaceprintError as exc:
+            except (FaceprintError, OSError) as exc:
+                if isinstance(exc, FaceprintError):
+                    message = str(exc)
+                else:  # a read() error names no file: say which photo it was
+                    message = os_error_message(exc) if exc.filename else f"{path}: {exc.strerror or exc}"
                 if len(files) == 1:
-                    raise
-                log.warning("%s", exc)
-                errors.append({"image": str(path), "error": str(exc)})
+                    if isinstance(exc, FaceprintError):
+                        raise
+                    fail(message)
+                log.warning("%s", message)
+                errors.append({"image": str(path), "error": message})
             advance()
     return results, errors
 

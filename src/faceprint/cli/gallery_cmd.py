@@ -37,7 +37,7 @@ def _open(path: Optional[Path], create: bool = False, **options):
 @app.command()
 def create(
     path: Optional[Path] = typer.Argument(None, help=f"Gallery file to create (default ./{DEFAULT_GALLERY})."),
-    model: str = typer.Option("dlib", "--model", "-m", help="Embedding model; a gallery holds one."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedding model (default dlib); a gallery holds one."),
     detector: Optional[str] = typer.Option(None, "--detector", "-d", help="yunet (default), hog or cnn."),
     flip: bool = typer.Option(True, "--flip/--no-flip", help="Average each face with its mirror image."),
     jitter: int = typer.Option(0, "--jitter", min=0, help="Extra jittered views per face (slower)."),
@@ -51,10 +51,12 @@ def create(
 
         faceprint gallery create team-mfn.db --model mobilefacenet
     """
+    from faceprint.gallery.store import store_exists
+
     setup_logging(verbose)
     with friendly_errors():
         path = path or _default_gallery()
-        if path.exists():
+        if store_exists(path):
             fail(f"{path} exists already; enrol into it, or give another name")
         options = {"detector": detector} if detector else {}
         with _open(path, create=True, model=model, flip=flip, jitter=jitter, **options) as g:
@@ -66,7 +68,8 @@ def enrol(
     inputs: list[Path] = typer.Argument(..., help="A folder tree people/<name>/*.jpg, or photos of one person with --name."),
     name: Optional[str] = typer.Option(None, "--name", "-n", help="Enrol the given photos (or folders of photos) as this person."),
     gallery: Optional[Path] = GalleryOpt,
-    model: str = typer.Option("dlib", "--model", "-m", help="Model for a new gallery (an existing one keeps its own)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m",
+                                        help="Model for a new gallery (default dlib; an existing one keeps its own)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes embedding in parallel."),
     keep_photos: bool = typer.Option(False, "--keep-photos", help="Store the photo files in the gallery too."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
@@ -89,7 +92,7 @@ def enrol(
     setup_logging(verbose)
     with friendly_errors():
         path = gallery or _default_gallery()
-        with _open(path, create=True, model=None if path.exists() else model) as g:
+        with _open(path, create=True, model=model) as g:
             if name is None:
                 if len(inputs) != 1 or not inputs[0].is_dir():
                     raise BadInput("give one folder people/<name>/*.jpg, or photos with --name NAME")
@@ -187,15 +190,17 @@ def import_(source: Path = typer.Argument(..., help="A file written by `faceprin
 
     import numpy as np
 
+    from faceprint.gallery.store import store_exists
+
     setup_logging(verbose)
     with friendly_errors():
         path = gallery or _default_gallery()
         model = None
-        if not path.exists():  # a new gallery takes the export's model and settings
+        if not store_exists(path):  # a new gallery takes the export's model and settings
             try:
                 with np.load(source) as data:
                     model = json.loads(bytes(data["header"]).decode())["pipeline"]
-            except (OSError, ValueError, KeyError):
+            except (OSError, ValueError, KeyError, TypeError):
                 fail(f"{source}: not a faceprint gallery export")
         options = dict(model or {})
         with _open(path, create=True, **options) as g:

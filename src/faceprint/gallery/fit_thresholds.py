@@ -170,7 +170,8 @@ def main() -> None:
     if fit_names:
         cv, cl = embed([(p, n) for p, n in celeba if n in fit_names], args.model, args.workers)
         fit_v, fit_l = np.concatenate([fit_v, cv]), np.concatenate([fit_l, cl])
-    entry = {"model": args.model, **fit(impostor_distances(fit_v, fit_l))}
+    impostor = impostor_distances(fit_v, fit_l)
+    entry = {"model": args.model, **fit(impostor)}
     which = "every name" if args.lfw_step == 1 else f"one name in {args.lfw_step}"
     entry.update(fitted_on=f"LFW View 1 people ({which} of pairsDevTrain + pairsDevTest, "
                            f"<= {args.lfw_per_person} photos each): {lfw_count} photos of {lfw_people} people; never View 2"
@@ -178,7 +179,6 @@ def main() -> None:
                               f"{len(fit_names)} identities" if fit_names else ""),
                  date=str(date.today()), command=" ".join(["python -m faceprint.gallery.fit_thresholds", *sys.argv[1:]]))
     check_v, check_l = embed([(p, n) for p, n in celeba if n not in fit_names], args.model, args.workers)
-    impostor = impostor_distances(fit_v, fit_l)
     entry["fit_impostor_share_below_0.33"] = float(np.mean(impostor < 0.33))
     entry["check"] = {"data": f"CelebA (celeba_dlib150): {len(check_v)} photos of {len(set(check_l))} identities "
                               "not in the fit", "label_noise": label_noise(check_v, check_l),

@@ -37,7 +37,8 @@ class Gallery:
 
     Args:
         path: the SQLite file (or ``sqlite:///path``); created when missing unless ``create=False``.
-        model: the embedding model; None takes whatever an existing gallery holds. Opening a
+        model: the embedding model; None (the default) takes whatever an existing gallery holds,
+            and dlib for a new one. Opening a
             gallery with another model or vector-changing pipeline setting raises GalleryMismatch.
         create: create the gallery when it does not exist.
         **pipeline_options: PipelineConfig fields (detector, flip, jitter, ...); also
@@ -47,7 +48,7 @@ class Gallery:
     Thread-safe: one lock around store writes and one around the index.
     """
 
-    def __init__(self, path: str | Path, model: str | None = "dlib", create: bool = True, **pipeline_options: Any) -> None:
+    def __init__(self, path: str | Path, model: str | None = None, create: bool = True, **pipeline_options: Any) -> None:
         from faceprint.pipeline.pipeline import PipelineConfig
 
         self._ann_min = int(pipeline_options.pop("ann_min_faces", ANN_MIN_FACES))
@@ -249,9 +250,12 @@ class Gallery:
         problems: dict[str, str] = {}
         notes: list[str] = []
         tick, finish = _progress(progress, len(items))
-        try:
-            # hash first: photos already enrolled are skipped without being embedded again
-            prepared = []
+
+        def batches():
+            """Batches of ENROL_BATCH readable photos, hashed one batch at a time (so that photos
+            already enrolled are skipped without being embedded again). A path's bytes are kept
+            only for ``keep_photos``: the embedder reads the file again."""
+            chunk = []
             for number, (name, source) in enumerate(items):
                 label = _label(source, number)
                 if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
@@ -270,9 +274,17 @@ class Gallery:
                     continue
                 if hasattr(source, "read"):  # a file object is read once, by the hash
                     source = data
-                prepared.append((name, source, label, digest, data))
-            for start in range(0, len(prepared), ENROL_BATCH):
-                chunk = prepared[start:start + ENROL_BATCH]
+                elif isinstance(source, (str, os.PathLike)) and not keep_photos:
+                    data = None
+                chunk.append((name, source, label, digest, data))
+                if len(chunk) == ENROL_BATCH:
+                    yield chunk
+                    chunk = []
+            if chunk:
+                yield chunk
+
+        try:
+            for chunk in batches():
                 known = self._store.known_sha256([c[3] for c in chunk])
                 todo, seen = [], set()
                 for name, source, label, digest, data in chunk:
@@ -372,8 +384,8 @@ class Gallery:
         """Top-k subjects for each vector (embedded already with this gallery's pipeline), nearest first.
 
         Each subject is scored by its nearest face. Candidates come back whatever their distance:
-        name a face with ``decide(detection, candidates, gallery.threshold())`` (``threshold`` is
-        accepted for symmetry with ``identify`` and does not filter). Pass ``signature``
+        name a face with ``decide(detection, candidates, gallery.threshold())``. ``threshold`` is
+        ignored (service/routers/identify.py still passes it). Pass ``signature``
         (``ImageFaces.signature``) to have vectors of another pipeline refused (GalleryMismatch).
         """
         if signature is not None and signature != self.signature:
@@ -410,7 +422,7 @@ class Gallery:
         if not embeddings:
             return []
         limit = self.threshold() if threshold is None else float(threshold)
-        found = self.identify_vectors(np.stack([e.vector for e in embeddings]), top_k, limit)
+        found = self.identify_vectors(np.stack([e.vector for e in embeddings]), top_k)
         return [decide(e.detection, c, limit) for e, c in zip(embeddings, found)]
 
     # -- upkeep ---------------------------------------------------------------------------------------
@@ -494,17 +506,23 @@ class Gallery:
                 vectors = data["vectors"]
         except (OSError, ValueError, KeyError) as exc:
             raise GalleryError(f"{path}: not a faceprint gallery export ({exc})") from exc
-        if header.get("format") != "faceprint-gallery":
+        if not isinstance(header, dict) or header.get("format") != "faceprint-gallery":
             raise GalleryError(f"{path}: not a faceprint gallery export")
-        if header["signature"] != self.signature:
-            raise GalleryMismatch(f"{path} holds vectors of {header['signature']}, this gallery {self.signature}: "
+        try:
+            signature = header["signature"]
+            subjects = [(s["name"], s.get("metadata") or {}) for s in header["subjects"]]
+            batch = [(f["subject"], NewFace(vectors[i], f["sha256"], f["box"], f.get("source")))
+                     for i, f in enumerate(header["faces"])]
+        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise GalleryError(f"{path}: a damaged gallery export ({type(exc).__name__}: {exc}); "
+                               "export the gallery again") from exc
+        if signature != self.signature:
+            raise GalleryMismatch(f"{path} holds vectors of {signature}, this gallery {self.signature}: "
                                   "they cannot be mixed; import it into a gallery of that model and settings")
         existing = {s.name for s in self.subjects()}
-        for s in header["subjects"]:
-            if s["name"] not in existing:
-                self._store.add_subject(s["name"], s.get("metadata") or {})
-        batch = [(f["subject"], NewFace(vectors[i], f["sha256"], f["box"], f.get("source")))
-                 for i, f in enumerate(header["faces"])]
+        for name, metadata in subjects:
+            if name not in existing:
+                self._store.add_subject(name, metadata)
         added = 0
         for start in range(0, len(batch), 10_000):
             added += self._commit(batch[start:start + 10_000])

@@ -45,11 +45,18 @@ def per_pair_rate(faces: int, fpir: float) -> float:
 
 
 def quantile(model_entry: dict[str, Any], p: float) -> float:
-    """Impostor distance below which a share ``p`` of impostor pairs falls (fitted curve)."""
+    """Impostor distance below which a share ``p`` of impostor pairs falls (fitted curve).
+
+    Inside the stored grid's range: the empirical quantiles, interpolated in log p (the grid is
+    stored from large p down; it is sorted here). Above the grid: its largest quantile. Below it:
+    the probit-linear tail.
+    """
     from statistics import NormalDist
 
     grid_p = np.asarray(model_entry["quantiles"]["p"], float)
     grid_t = np.asarray(model_entry["quantiles"]["t"], float)
+    order = np.argsort(grid_p)
+    grid_p, grid_t = grid_p[order], grid_t[order]
     if p >= grid_p[0]:
         return float(np.interp(math.log(p), np.log(grid_p), grid_t))
     tail = model_entry["tail"]  # t = a + b * probit(p), fitted on the lowest impostor distances

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 from pathlib import Path
 from typing import Iterable
 
@@ -71,7 +70,6 @@ class VectorIndex:
         self._hnsw = None                             # faiss IndexHNSWFlat (labels = face ids)
         self._hnsw_ids: set[int] = set()
         self._dead: set[int] = set()                  # tombstones in the graph
-        self._lock = threading.RLock()
 
     # -- what is inside -------------------------------------------------------------------------------
     @property

@@ -34,15 +34,14 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from faceprint.errors import GalleryError, UnknownFace, UnknownSubject
+from faceprint.gallery.index import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
+from faceprint.gallery.store import NoGallery
 from faceprint.gallery.types import FaceRecord, Subject
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "faceprint"
 CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")
-HNSW_M = 32                # the local index's settings (faceprint.gallery.index), so results agree
-HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 128
 LITE_FLUSH_ROWS = 2000     # milvus-lite: seal the in-memory table after this many new faces
 IN_CHUNK = 1000            # ids/digests per `in [...]` filter
 SCAN_BATCH = 16_000        # ids per page of a full scan (Milvus caps a query at 16,384 rows)
@@ -150,7 +149,7 @@ class MilvusStore:
             folder = spec["lite"].expanduser().absolute()
             self.path: Path | str = folder
             if not folder.exists() and not create:
-                raise GalleryError(f"{folder}: no gallery here; create it with `faceprint gallery create milvus-lite://{folder}`")
+                raise NoGallery(f"{folder}: no gallery here; create it with `faceprint gallery create milvus-lite://{folder}`")
             folder.parent.mkdir(parents=True, exist_ok=True)
             if _lite_locked(folder):
                 raise GalleryError(f"{folder}: another process has this milvus-lite gallery open (it serves a folder "
@@ -189,7 +188,7 @@ class MilvusStore:
         meta, subjects, faces = (self._collections[k] for k in ("meta", "subjects", "faces"))
         if meta not in have:
             if not create:
-                raise GalleryError(f"{self.path}: no gallery {self.prefix!r} here; create it with `faceprint gallery create`")
+                raise NoGallery(f"{self.path}: no gallery {self.prefix!r} here; create it with `faceprint gallery create`")
             if subjects in have or faces in have:
                 raise GalleryError(f"{self.path}: collections {self.prefix}_* exist but are not a faceprint gallery")
             self._create_small(subjects, [("name", 512), ("metadata", 65535), ("created", 64)], index=["name"])

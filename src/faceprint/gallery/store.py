@@ -1,8 +1,9 @@
 """The gallery's source of truth: subjects and their face vectors in SQLite (stdlib ``sqlite3``).
 
 WAL journal, one transaction per enrol batch, a schema version with migrations. Photos are kept
-only when asked (``keep_photos``). A ``Store`` protocol keeps the backend replaceable (a Milvus
-backend can be added by URI later); ``open_store("sqlite:///path")`` or a plain path gives SQLite.
+only when asked (``keep_photos``). A ``Store`` protocol keeps the backend replaceable:
+``open_store("sqlite:///path")`` or a plain path gives SQLite, ``milvus://`` and ``milvus-lite://``
+URIs the Milvus backend (``faceprint.gallery.milvus_store``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from faceprint.gallery.types import FaceRecord, Subject
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
+
+
+class NoGallery(GalleryError):
+    """Opened with ``create=False`` where no gallery exists."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +69,9 @@ class Store(Protocol):
     written_generation: int
 
 
-def open_store(uri: str | Path, create: bool = True) -> "SqliteStore":
-    """The store a URI names: ``sqlite:///path/to/gallery.db`` or a plain path (SQLite)."""
+def open_store(uri: str | Path, create: bool = True) -> Store:
+    """The store a URI names: ``sqlite:///path/to/gallery.db`` or a plain path (SQLite), or a
+    Milvus URI (``milvus://host:19530/name``, ``milvus-lite:///path/name.db``)."""
     text = str(uri)
     from faceprint.gallery.milvus_store import MilvusStore, is_milvus_uri
 
@@ -79,6 +85,16 @@ def open_store(uri: str | Path, create: bool = True) -> "SqliteStore":
         raise GalleryError(f"{uri}: no gallery backend for {scheme!r} here; use a path, sqlite:///path, "
                            "milvus://host:19530/name or milvus-lite:///path/name.db")
     return SqliteStore(Path(text), create=create)
+
+
+def store_exists(uri: str | Path) -> bool:
+    """True when ``uri`` names an existing gallery store (a file, a milvus-lite folder or a Milvus
+    server's collections); a store that exists but is not a gallery raises GalleryError."""
+    try:
+        open_store(uri, create=False).close()
+    except NoGallery:
+        return False
+    return True
 
 
 def _now() -> str:
@@ -125,7 +141,7 @@ class SqliteStore:
         self.path = Path(path)
         if not self.path.exists():
             if not create:
-                raise GalleryError(f"{self.path}: no gallery here; create it with `faceprint gallery create {self.path}`")
+                raise NoGallery(f"{self.path}: no gallery here; create it with `faceprint gallery create {self.path}`")
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
         self.written_generation = -1
