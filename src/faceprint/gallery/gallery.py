@@ -26,6 +26,7 @@ from faceprint.gallery.store import NewFace, open_store
 from faceprint.gallery.types import (Candidate, CheckReport, EnrolReport, FaceRecord, Identification,
                                      Subject)
 from faceprint.images import ImageSource, is_image_path
+from faceprint.progress import progress_callbacks
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +250,7 @@ class Gallery:
         added = duplicates = 0
         problems: dict[str, str] = {}
         notes: list[str] = []
-        tick, finish = _progress(progress, len(items))
+        tick, finish = progress_callbacks(progress, len(items), "enrolling")
 
         def batches():
             """Batches of ENROL_BATCH readable photos, hashed one batch at a time (so that photos
@@ -611,21 +612,6 @@ def _digest(source: ImageSource) -> tuple[str, bytes | None]:
     else:
         raise BadInput(f"cannot enrol a {type(source).__name__}: give paths, bytes or arrays")
     return hashlib.sha256(data).hexdigest(), data
-
-
-def _progress(progress, total: int) -> tuple[Callable[[int], None], Callable[[], None]]:
-    if progress is True:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                       console=Console(stderr=True), transient=True)
-        bar.start()
-        task = bar.add_task("enrolling", total=total)
-        return (lambda n: bar.advance(task, n)), bar.stop
-    if callable(progress):
-        return progress, lambda: None
-    return (lambda n: None), lambda: None
 
 
 def gallery_split_metrics(path: Path, pipeline, gallery_vectors: np.ndarray, gallery_labels: list[str],
