@@ -25,8 +25,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-
 
 def lfw_root() -> Path:
     from faceprint import settings

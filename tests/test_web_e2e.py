@@ -136,12 +136,30 @@ def test_api_docs_render_offline(page, server):
 
 
 def test_read_only_key_cannot_enrol(page, server, lfw):
+    """A recognise key: the enrol form is locked, deleting is disabled, and an enrol sent anyway
+    (the form submitted from script) is refused by the server with the read-only message."""
+    import httpx
+
     from faceprint.service.keys import KeyStore
 
+    photo = lfw / "Tony_Blair" / "Tony_Blair_0001.jpg"
+    seeded = httpx.post(f"{server.url}/v1/subjects/Tony Blair/faces", headers={"X-API-Key": server.admin_key},
+                        files={"images": (photo.name, photo.read_bytes())}, timeout=120)
+    assert seeded.status_code == 201, seeded.text
     key, _ = KeyStore(server.keys).create("recognise", "kiosk")
     use_key(page, key)
     page.locator("#key-status.ok").wait_for()
     assert "read-only" in page.text_content("#key-status")
-    delete = page.locator("#subjects-list button").first
+    assert "locked" in page.get_attribute("#enrol-card", "class")
+    delete = page.locator("button[aria-label='Delete Tony Blair']")
     delete.wait_for()
     assert delete.is_disabled()
+
+    page.fill("#enrol-name", "Tony Blair")
+    page.set_input_files("#enrol-files", [str(lfw / "Tony_Blair" / "Tony_Blair_0002.jpg")])
+    page.evaluate("document.getElementById('enrol-form').requestSubmit()")
+    page.locator("#enrol-error:not([hidden])").wait_for()
+    assert "read-only" in page.text_content("#enrol-error")
+    assert page.locator("#enrol-result").is_hidden()
+    faces = httpx.get(f"{server.url}/v1/subjects/Tony Blair", headers={"X-API-Key": key}, timeout=30).json()
+    assert faces["faces"] == 1

@@ -31,9 +31,12 @@ def serve(
     keys: Optional[Path] = KeysOpt,
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Embedding model of a NEW gallery (an existing "
                                         "one keeps its own)."),
-    max_body_mb: float = typer.Option(20.0, "--max-body-mb", help="Largest request in MB (larger: 413)."),
-    max_queue: int = typer.Option(64, "--max-queue", help="Images waiting for the models before requests get 503."),
-    max_batch: int = typer.Option(16, "--max-batch", help="Most images embedded together."),
+    max_body_mb: Optional[float] = typer.Option(None, "--max-body-mb", help="Largest request in MB (larger: 413; "
+                                                "default $FACEPRINT_SERVE_MAX_BODY_BYTES or 20)."),
+    max_queue: Optional[int] = typer.Option(None, "--max-queue", help="Images waiting for the models before requests "
+                                            "get 503 (default $FACEPRINT_SERVE_MAX_QUEUE or 64)."),
+    max_batch: Optional[int] = typer.Option(None, "--max-batch", help="Most images embedded together (default "
+                                            "$FACEPRINT_SERVE_MAX_BATCH or 16)."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens on stderr."),
 ) -> None:
     """Serve the REST API (/v1, docs at /docs) and the web page (/) on one gallery.
@@ -55,17 +58,16 @@ def serve(
         missing = [m for m in ("fastapi", "uvicorn", "multipart") if find_spec(m) is None]
         if missing:
             fail(f"the service needs its extra ({', '.join(missing)} missing): pip install 'faceprint[serve]'")
-        from faceprint.service.config import ServiceConfig
         from faceprint.service.keys import KeyStore
 
         if workers < 1:
             fail("--workers must be at least 1")
+        given = {"gallery": gallery, "keys": keys, "model": model, "max_queue": max_queue, "max_batch": max_batch,
+                 "max_body_bytes": None if max_body_mb is None else int(max_body_mb * 1024 * 1024)}
         try:
-            config = ServiceConfig(gallery=gallery or Path(), keys=keys or Path(), model=model or "",
-                                   max_body_bytes=int(max_body_mb * 1024 * 1024), max_queue=max_queue,
-                                   max_batch=max_batch)
+            config = build_config(given)
         except ValueError as exc:
-            fail(str(exc))
+            fail(f"{exc} (check the options and the FACEPRINT_SERVE_* variables)")
         _check_gallery(config)
         if not KeyStore(config.keys).list():
             typer.echo(f"warning: no API keys in {config.keys}: every /v1 request will get 401. "
@@ -77,6 +79,16 @@ def serve(
 
         uvicorn.run("faceprint.service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                     log_level="info" if verbose else "warning", timeout_graceful_shutdown=10)
+
+
+def build_config(given: dict[str, object]):
+    """The ``FACEPRINT_SERVE_*`` settings (``ServiceConfig.from_env``) with the options given
+    (not None) on top, so a variable the user set survives unless an option overrides it."""
+    from dataclasses import replace
+
+    from faceprint.service.config import ServiceConfig
+
+    return replace(ServiceConfig.from_env(), **{k: v for k, v in given.items() if v is not None})
 
 
 def _check_gallery(config) -> None:

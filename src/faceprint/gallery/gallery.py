@@ -27,6 +27,7 @@ from faceprint.gallery.types import (Candidate, CheckReport, EnrolReport, FaceRe
                                      Subject)
 from faceprint.images import ImageSource, is_image_path
 from faceprint.progress import progress_callbacks
+from faceprint.types import Detection
 
 log = logging.getLogger(__name__)
 
@@ -380,13 +381,12 @@ class Gallery:
         float(entry["threshold"])
         self._store.set_meta("ident_threshold", json.dumps(entry))
 
-    def identify_vectors(self, vectors: np.ndarray, top_k: int = 5, threshold: float | None = None,
+    def identify_vectors(self, vectors: np.ndarray, top_k: int = 5,
                          signature: str | None = None) -> list[list[Candidate]]:
         """Top-k subjects for each vector (embedded already with this gallery's pipeline), nearest first.
 
         Each subject is scored by its nearest face. Candidates come back whatever their distance:
-        name a face with ``decide(detection, candidates, gallery.threshold())``. ``threshold`` is
-        ignored (service/routers/identify.py still passes it). Pass ``signature``
+        name a face with ``decide(detection, candidates, gallery.threshold())``. Pass ``signature``
         (``ImageFaces.signature``) to have vectors of another pipeline refused (GalleryMismatch).
         """
         if signature is not None and signature != self.signature:
@@ -422,9 +422,16 @@ class Gallery:
         embeddings = pipe.embed(rgb, pipe.detect(rgb))
         if not embeddings:
             return []
+        return self.name_faces([e.detection for e in embeddings], np.stack([e.vector for e in embeddings]), top_k,
+                               threshold)
+
+    def name_faces(self, detections: Sequence[Detection], vectors: np.ndarray, top_k: int = 5,
+                   threshold: float | None = None, signature: str | None = None) -> list[Identification]:
+        """Faces embedded already (``signature`` as in ``identify_vectors``): each one's nearest
+        subjects and its name, or ``"unknown"`` beyond ``threshold`` (default ``threshold()``)."""
         limit = self.threshold() if threshold is None else float(threshold)
-        found = self.identify_vectors(np.stack([e.vector for e in embeddings]), top_k)
-        return [decide(e.detection, c, limit) for e, c in zip(embeddings, found)]
+        found = self.identify_vectors(vectors, top_k, signature=signature)
+        return [decide(d, c, limit) for d, c in zip(detections, found)]
 
     # -- upkeep ---------------------------------------------------------------------------------------
     def check(self, sample: int = 1000) -> CheckReport:

@@ -71,9 +71,6 @@ class Service:
         if self.config.warm:
             future = loop.run_in_executor(self.engine.executor, self.engine.warm)
             future.add_done_callback(self._warmed)
-        if not self.keys.list():
-            log.warning("no API keys in %s: every /v1 request will get 401; create one with "
-                        "`faceprint keys create --scope admin`", self.keys.path)
 
     def _warmed(self, future: asyncio.Future) -> None:
         if not future.cancelled() and future.exception() is not None:
@@ -102,7 +99,8 @@ class Service:
 
     @property
     def ready(self) -> bool:
-        return self.engine is not None and self.engine.ready and self.gallery is not None
+        """The gallery is open and the models are loaded, or will load on first use (``warm=False``)."""
+        return self.engine is not None and self.gallery is not None and (self.engine.ready or not self.config.warm)
 
     # -- work -----------------------------------------------------------------------------------------
     async def process(self, jobs: Sequence[ImageJob]) -> list[ImageResult]:
@@ -130,8 +128,6 @@ class Service:
 
 async def read_upload(upload: UploadFile, what: str) -> ImageJob:
     """The bytes of an uploaded file as an engine job, named for messages."""
-    if not hasattr(upload, "read"):
-        raise BadImage(f"{what}: expected an uploaded file (multipart/form-data), not a text field")
     data = await upload.read()
     name = upload.filename or what
     if not data:

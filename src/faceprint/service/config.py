@@ -33,7 +33,8 @@ class ServiceConfig:
         batch_wait_ms: how long the first request of a batch waits for others to join it.
         max_queue: images waiting for the engine; beyond it requests get 503 with Retry-After.
         max_files: most photos in one enrol request.
-        warm: load the models at start-up (``/readyz`` answers 503 until they are loaded).
+        warm: load the models at start-up (``/readyz`` answers 503 until they are loaded); False:
+            the first requests load them (``/readyz`` is 200 once the gallery is open).
     """
 
     gallery: Path = Path()

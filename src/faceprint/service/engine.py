@@ -22,21 +22,29 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ImageJob:
-    """One uploaded image to process: its bytes, the name to use in messages, what to compute."""
+    """One uploaded image to process: its bytes, the name to use in messages, what to compute.
+
+    ``expect_face``: the photo should hold one face (a side of a verify), detected as
+    ``Pipeline.embed_one`` does: the detector's fallback score when nothing reaches its threshold,
+    and only the face nearest the centre kept (``ImageResult.found`` counts them all).
+    """
 
     data: bytes
     name: str = "upload"
     embed: bool = True
+    expect_face: bool = False
 
 
 @dataclass
 class ImageResult:
-    """What the engine found in one image: its size, the faces, one vector per face when asked."""
+    """What the engine found in one image: its size, the faces, one vector per face when asked,
+    and how many faces the detector found (more than ``detections`` after ``expect_face``)."""
 
     width: int
     height: int
     detections: list[Detection]
     vectors: np.ndarray | None = None
+    found: int = 0
 
 
 def renamed(exc: FaceprintError, name: str) -> FaceprintError:
@@ -90,6 +98,8 @@ class Engine:
     def run(self, jobs: list[ImageJob]) -> list[ImageResult | FaceprintError]:
         """Decode, detect and (where asked) embed every image; one result or error per job."""
         from faceprint.images import load_image
+        from faceprint.pipeline.detect import nearest_center
+        from faceprint.registry import embedder_spec
 
         pipe = self.pipeline
         results: list[ImageResult | FaceprintError] = []
@@ -97,11 +107,14 @@ class Engine:
         for index, job in enumerate(jobs):
             try:
                 image = load_image(job.data)
-                detections = pipe.detect(image)
+                detections = list(pipe.detect(image, expect_face=job.expect_face))
             except FaceprintError as exc:
                 results.append(renamed(exc, job.name))
                 continue
-            results.append(ImageResult(int(image.shape[1]), int(image.shape[0]), list(detections)))
+            found = len(detections)
+            if job.expect_face and found > 1:
+                detections = [detections[nearest_center(detections, image.shape)]]
+            results.append(ImageResult(int(image.shape[1]), int(image.shape[0]), detections, found=found))
             if job.embed:
                 pending.extend((index, pipe.embedder.prepare(image, d)) for d in detections)
         if pending:
@@ -115,7 +128,7 @@ class Engine:
                 result.vectors = np.stack(vecs)
         for job, result in zip(jobs, results):
             if job.embed and isinstance(result, ImageResult) and result.vectors is None:
-                result.vectors = np.zeros((0, 1), np.float32)
+                result.vectors = np.zeros((0, embedder_spec(self.config.model).dim), np.float32)
         return results
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""Every failure of a request as a JSON body ``{"error": {"code", "message"}}`` with a 4xx status.
+"""Every failure of a request as a JSON body ``{"error": {"code", "message"}}`` with a 4xx or 5xx status.
 
 faceprint's own exceptions map to statuses by type (``STATUS``); request validation, unknown
 routes and the size limit get the same body. Anything else is a bug: it is logged with its
@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from faceprint import errors as fe
+from faceprint.service.keys import KeyStoreError
 
 log = logging.getLogger(__name__)
 
@@ -20,25 +21,24 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (fe.ImageNotFound, 400, "bad_image"),
     (fe.BadImage, 400, "bad_image"),
     (fe.NoFace, 422, "no_face"),
+    (fe.UnknownSubject, 404, "unknown_subject"),
+    (fe.UnknownFace, 404, "unknown_face"),
+    (fe.GalleryMismatch, 409, "gallery_mismatch"),
+    (fe.GalleryError, 409, "gallery"),
     (fe.BadInput, 400, "bad_input"),
     (fe.UnknownModel, 400, "unknown_model"),
     # the server's own models are missing or damaged: a deployment problem, not the client's
     (fe.ModelNotAvailable, 503, "model_not_available"),
     (fe.WeightsChecksumError, 503, "model_not_available"),
+    (KeyStoreError, 503, "key_store"),
 ]
 
-
-def _gallery_statuses() -> list[tuple[type[Exception], int, str]]:
-    out = []
-    for name, status, code in [("UnknownSubject", 404, "unknown_subject"), ("UnknownFace", 404, "unknown_face"),
-                               ("GalleryMismatch", 409, "gallery_mismatch"), ("GalleryError", 409, "gallery")]:
-        exc = getattr(fe, name, None)
-        if exc is not None:
-            out.append((exc, status, code))
-    return out
-
-
-STATUS[4:4] = _gallery_statuses()  # before BadInput; UnknownSubject before GalleryError
+# codes whose message stays in the server's log (it names the server's files): the client gets these
+PRIVATE = {
+    "key_store": "the server cannot read its API key file; its log says why (the operator must fix or "
+                 "recreate it with `faceprint keys create`); try again later",
+    "server_error": "the server failed to do this; its log says why; try again later or tell its operator",
+}
 
 
 class ServiceError(Exception):
@@ -58,11 +58,12 @@ def body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 
 def status_of(exc: Exception) -> tuple[int, str]:
-    """The status and code a faceprint exception gets (400 ``bad_request`` for one not listed)."""
+    """The status and code a faceprint exception gets (500 ``server_error`` for one not listed: the
+    client's mistakes all have a type above, anything else went wrong on the server)."""
     for kind, status, code in STATUS:
         if isinstance(exc, kind):
             return status, code
-    return 400, "bad_request"
+    return 500, "server_error"
 
 
 def describe_validation(errors: list[dict[str, Any]]) -> str:
@@ -95,7 +96,11 @@ def install(app) -> None:
     @app.exception_handler(fe.FaceprintError)
     async def _faceprint(request: Request, exc: fe.FaceprintError) -> JSONResponse:
         status, code = status_of(exc)
-        return JSONResponse(body(code, str(exc)), status)
+        message = str(exc)
+        if code in PRIVATE:
+            log.error("%s %s failed: %s", request.method, request.url.path, message)
+            message = PRIVATE[code]
+        return JSONResponse(body(code, message), status)
 
     @app.exception_handler(Busy)
     async def _busy(request: Request, exc: Busy) -> JSONResponse:
@@ -103,10 +108,9 @@ def install(app) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
-        safe = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-                for e in errors]
-        return JSONResponse(body("invalid_request", describe_validation(errors), fields=safe), 422)
+        errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")),
+                   "type": str(e.get("type", ""))} for e in exc.errors()]
+        return JSONResponse(body("invalid_request", describe_validation(errors), fields=errors), 422)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:

@@ -16,7 +16,7 @@ from faceprint.service.schemas import EnrolResponse, FaceDeleted, FaceList, clea
 router = APIRouter(tags=["faces"])
 
 
-@router.post("/subjects/{name}/faces", response_model=EnrolResponse, status_code=201, dependencies=[admin],
+@router.post("/subjects/{name:path}/faces", response_model=EnrolResponse, status_code=201, dependencies=[admin],
              responses=errors(403, 404, 409, 413, 503))
 async def enrol(name: str = Path(..., min_length=1, max_length=200),
                 images: list[UploadFile] = File(..., description="One or more photos of this person."),

@@ -24,17 +24,13 @@ async def identify(image: UploadFile = File(..., description="A photo."),
                    svc: Service = Depends(service)) -> dict:
     """Each face with its nearest subjects; ``name`` is the nearest one when its distance is within
     the threshold, else ``"unknown"``. A photo without a face gives an empty list."""
-    from faceprint.gallery.gallery import decide
-
     (result,) = await svc.process([await read_upload(image, "image")])
     faces = []
     if result.detections:
         gallery = svc.gallery
 
         def search():
-            limit = gallery.threshold() if threshold is None else float(threshold)
-            found = gallery.identify_vectors(result.vectors, top_k, limit, signature=svc.engine.signature())
-            return [decide(d, c, limit) for d, c in zip(result.detections, found)]
+            return gallery.name_faces(result.detections, result.vectors, top_k, threshold, svc.engine.signature())
 
         faces = [i.to_dict() for i in await asyncio.get_running_loop().run_in_executor(None, search)]
     return {"width": result.width, "height": result.height, "faces": faces}

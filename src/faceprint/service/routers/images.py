@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal, Optional
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
@@ -46,20 +47,17 @@ async def verify(first: UploadFile = File(..., description="First photo."),
     """One distance, one threshold, one decision. With several faces in a photo the one nearest
     its centre is used, and a note says so; a photo without a face is a 422."""
     from faceprint.api import decide
-    from faceprint.pipeline.detect import nearest_center
 
-    jobs = [await read_upload(first, "first"), await read_upload(second, "second")]
-    results = await svc.process(jobs)
-    chosen, notes = [], []
-    for job, result in zip(jobs, results):
+    uploads = [await read_upload(first, "first"), await read_upload(second, "second")]
+    # detected as `faceprint verify` does: one expected face, the detector's fallback, the central one
+    results = await svc.process([replace(job, expect_face=True) for job in uploads])
+    notes = []
+    for job, result in zip(uploads, results):
         if not result.detections:
             raise NoFace(f"{job.name}: no face found; upload a photo where the face is visible")
-        index = 0
-        if len(result.detections) > 1:
-            index = nearest_center(result.detections, (result.height, result.width))
-            notes.append(f"{job.name}: {len(result.detections)} faces found; used the one nearest the centre")
-        chosen.append(index)
-    a, b = (r.vectors[i] for r, i in zip(results, chosen))
+        if result.found > 1:
+            notes.append(f"{job.name}: {result.found} faces found; used the one nearest the centre")
+    a, b = (r.vectors[0] for r in results)
     verdict = decide(a, b, svc.model, metric, threshold, tuple(notes))
-    return {**verdict.to_dict(), "first": results[0].detections[chosen[0]].to_dict(),
-            "second": results[1].detections[chosen[1]].to_dict()}
+    return {**verdict.to_dict(), "first": results[0].detections[0].to_dict(),
+            "second": results[1].detections[0].to_dict()}
