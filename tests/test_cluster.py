@@ -45,6 +45,29 @@ def test_average_linkage_equals_scipy(threshold: float, split: bool, monkeypatch
     assert pairwise_scores(ours, reference)["f1"] == 1.0
 
 
+def test_too_many_linked_faces_are_refused_with_the_real_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A collection bigger than the in-memory limit is one linked group (as real ones are): the
+    error says how many faces fit and why, not to lower the threshold (that changes the answer)."""
+    from typer.testing import CliRunner
+
+    from faceprint.cli.main import app
+    from faceprint.clustering import linkage
+
+    limit = linkage.MAX_BLOCK
+    monkeypatch.setattr(linkage, "DIRECT", 20)
+    monkeypatch.setattr(linkage, "MAX_BLOCK", 50)
+    rng = np.random.default_rng(2)
+    x = _unit(rng.normal(size=(1, 16)) + rng.normal(scale=0.05, size=(60, 16)))
+    with pytest.raises(BadInput) as caught:
+        average_linkage(x, 0.5)
+    message = str(caught.value)
+    assert "60 of the 60 faces" in message and "at most 50 faces" in message
+    assert "exact average linkage in memory" in message and "lower the threshold" not in message
+    assert cluster_vectors(x[:50], 0.5).max() == 0  # at the limit it still clusters
+    help_text = " ".join(CliRunner().invoke(app, ["cluster", "--help"]).output.split())
+    assert "exact average linkage in memory" in help_text and f"{limit:,} faces per run" in help_text
+
+
 def test_faces_of_one_photo_never_share_a_cluster() -> None:
     rng = np.random.default_rng(2)
     a, b = _unit(rng.normal(size=(2, 128)))
@@ -99,17 +122,57 @@ def test_cluster_api_without_faces_and_with_mixed_pipelines() -> None:
         faceprint.cluster([ImageFaces("a.jpg", (face,), signature="dlib:1")], threshold=2.5)
 
 
+@pytest.mark.parametrize("args,message", [(["-t", "3"], "threshold must lie between 0 and 2"),
+                                          (["--threshold", "0"], "threshold must lie between 0 and 2"),
+                                          (["--min-size", "0"], "min_size must be at least 1"),
+                                          (["--workers", "0"], "workers must be at least 1")])
+def test_cli_cluster_refuses_bad_arguments_before_embedding(args: list[str], message: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    import faceprint.api
+    from faceprint.cli.main import app
+
+    def no_embedding(*a, **k):
+        raise AssertionError("embedded before checking the arguments")
+
+    monkeypatch.setattr(faceprint.api, "embed_many", no_embedding)
+    monkeypatch.setattr(faceprint, "embed_many", no_embedding)
+    for k in range(3):
+        (tmp_path / f"{k}.jpg").write_bytes(b"never read")
+    run = CliRunner().invoke(app, ["cluster", str(tmp_path), *args])
+    assert run.exit_code == 1 and message in run.output, run.output
+    assert run.exception is None or isinstance(run.exception, SystemExit)  # no traceback
+    with pytest.raises(BadInput, match=message.split()[0]):
+        faceprint.cluster([tmp_path / "0.jpg"], threshold=3.0 if "threshold" in message else None,
+                          min_size=0 if "min_size" in message else 2, workers=0 if "workers" in message else 1)
+
+
 def test_calibration_sweep_finds_the_gap_between_people() -> None:
+    """People as close as real faces are (same-person pairs ~0.33 apart, up to ~0.45; different
+    people ~0.52, down to ~0.39, where dlib vectors put them 0.3-0.45 and ~0.56): the sweep must
+    land the threshold between the two, and scores must fall off on both sides of it."""
     from faceprint.clustering.calibrate import GRID, sweep
 
     rng = np.random.default_rng(3)
-    centres = _unit(rng.normal(size=(30, 128)))
-    person = np.repeat(np.arange(30), 8)
-    # each person's faces within ~0.2 of each other; different people ~1.4 apart
-    vectors = _unit(centres[person] + rng.normal(scale=0.015, size=(len(person), 128)))
+    dim, people = 128, 30
+    centres = _unit(_unit(rng.normal(size=(1, dim))) + 0.0275 * rng.normal(size=(people, dim)))
+    person = np.repeat(np.arange(people), 8)
+    spread = rng.uniform(0.017, 0.026, size=people)  # some people vary more than others
+    vectors = _unit(centres[person] + spread[person, None] * rng.normal(size=(len(person), dim)))
+    distance = np.linalg.norm(vectors[:, None] - vectors[None], axis=2)
+    same = (person[:, None] == person[None]) & ~np.eye(len(person), dtype=bool)
+    other = person[:, None] != person[None]
+    assert distance[same].max() > distance[other].min()  # the two overlap, as real faces do
+
     result = sweep(vectors, np.array([f"p{k}" for k in person]), draws=1)
-    assert result["threshold"] in GRID and max(result["bcubed_f1"]) == 1.0
-    assert result["bcubed_f1"][GRID.tolist().index(result["threshold"])] == 1.0
+    f1 = dict(zip(result["grid"], result["bcubed_f1"]))
+    best = result["threshold"]
+    assert best in GRID and distance[same].mean() < best < distance[other].mean()
+    assert best == pytest.approx(0.42, abs=0.02)  # measured 0.42
+    assert f1[best] >= 0.99
+    assert f1[round(best - 0.08, 2)] < f1[best] - 0.05 and f1[round(best + 0.08, 2)] < f1[best] - 0.05
+    assert f1[GRID[0]] < 0.5 and f1[GRID[-1]] < 0.5  # too low splits everyone, too high lumps them
 
 
 @pytest.fixture(scope="module")

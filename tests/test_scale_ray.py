@@ -106,7 +106,7 @@ def test_index_equals_embed_many_and_resumes_after_a_kill(photo_folder, tmp_path
     for row in rows:
         expected = reference[row["path"]]
         if expected.error is not None:
-            assert row["error"] and row["face"] == -1 and not row["vector"]
+            assert row["error"] == expected.error and row["face"] == -1 and not row["vector"]
             continue
         assert row["sha256"] == expected.sha256 and row["faces"] == len(expected.faces)
         if row["face"] < 0:
@@ -147,3 +147,91 @@ def test_index_refuses_another_pipeline_and_reruns_as_a_no_op(photo_folder, tmp_
             index_photos(files, out, flip=False)
     finally:
         ray.shutdown()
+
+
+def test_index_refuses_files_per_task_0_before_starting_ray(tmp_path):
+    import ray
+    from typer.testing import CliRunner
+
+    from faceprint.cli.main import app
+    from faceprint.errors import BadInput
+    from faceprint.scale.ray_index import index_photos
+
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"never read")
+    with pytest.raises(BadInput, match="files_per_task must be at least 1"):
+        index_photos([photo], tmp_path / "out", files_per_task=0)
+    assert not ray.is_initialized() and not (tmp_path / "out").exists()
+    run = CliRunner().invoke(app, ["index", str(photo), "--out", str(tmp_path / "out"), "--files-per-task", "0"])
+    assert run.exit_code == 2 and "--files-per-task" in run.output and "Traceback" not in run.output
+    assert not ray.is_initialized()
+
+
+def test_a_bad_ray_address_is_a_one_line_error_and_the_gallery_is_closed(lfw, tmp_path, monkeypatch):
+    """Ray cannot reach the cluster (ray.init raises ConnectionError after its timeout, 30 s for a
+    ray:// address): BadInput naming the address, and the gallery opened before it is closed."""
+    import ray
+    from typer.testing import CliRunner
+
+    import faceprint.gallery
+    from faceprint.cli.main import app
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("ray client connection timeout")
+
+    monkeypatch.setattr(ray, "init", unreachable)
+    closed = []
+    real_close = faceprint.gallery.Gallery.close
+    monkeypatch.setattr(faceprint.gallery.Gallery, "close", lambda self: (closed.append(self), real_close(self)))
+    photos = tmp_path / "photos"
+    shutil.copytree(lfw / "Zico", photos / "Zico")
+    run = CliRunner().invoke(app, ["index", str(photos), "--out", str(tmp_path / "out"), "--ray", "ray://head:10001",
+                                   "--gallery", str(tmp_path / "people.db")])
+    assert run.exit_code == 1, run.output
+    assert "cannot join the Ray cluster at ray://head:10001 (ray client connection timeout)" in run.output
+    assert "Traceback" not in run.output and isinstance(run.exception, SystemExit)
+    assert len(closed) == 1
+    assert not ray.is_initialized()
+
+
+@pytest.mark.slow
+def test_index_shuts_down_the_ray_it_started_when_it_fails(tmp_path, monkeypatch):
+    import ray
+    import ray.data
+
+    from faceprint.scale.ray_index import index_photos
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the dataset could not be built")
+
+    monkeypatch.setattr(ray.data, "from_items", broken)
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"never read")
+    assert not ray.is_initialized()
+    with pytest.raises(RuntimeError, match="could not be built"):
+        index_photos([photo], tmp_path / "out", workers=1)
+    assert not ray.is_initialized()  # the local Ray this call started is shut down
+
+
+@pytest.mark.slow
+def test_bad_files_get_the_errors_embed_many_gives(lfw, tmp_path, monkeypatch):
+    """The same error text as the single-process path, file for file (empty, not an image,
+    truncated, too many pixels)."""
+    import faceprint
+    from faceprint.scale.parquet_io import read_index
+    from faceprint.scale.ray_index import index_photos
+
+    good = sorted((lfw / "Zico").glob("*.jpg"))[0]
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "text.jpg").write_bytes(b"this is not a JPEG")
+    (folder / "truncated.jpg").write_bytes(good.read_bytes()[:600])
+    shutil.copy(good, folder / "large.jpg")
+    files = sorted(str(p) for p in folder.iterdir())
+    monkeypatch.setenv("FACEPRINT_MAX_PIXELS", str(250 * 250 - 1))  # LFW photos are 250 x 250
+    expected = {r.source: r.error for r in faceprint.embed_many(files)}
+    assert all(expected.values()), expected
+    index_photos(files, tmp_path / "out", workers=1, files_per_task=2)
+    got = {r["path"]: r["error"] for r in read_index(tmp_path / "out").to_pylist()}
+    assert got == expected

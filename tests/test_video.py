@@ -158,6 +158,21 @@ def test_tracker_ends_a_track_after_max_misses() -> None:
     assert len(tracker.tracks) == 2  # an ended track is not revived
 
 
+def test_track_keeps_only_the_running_sum_of_its_embeddings() -> None:
+    """A camera run until Ctrl-C: a track must not keep every embedding it was given."""
+    tracker = FaceTracker(gate=0.4)
+    grey = _frame([(_patch(1), 50, 50)])
+    vecs = [_unit(1) + 0.01 * _unit(100 + i) for i in range(200)]
+    for frame, vec in enumerate(vecs):
+        tracker.update(frame, frame / 10, grey, [_det(50, 50)], vec[None])
+    (track,) = tracker.finish()
+    assert track.detections == 200
+    held = [v for v in vars(track).values() if isinstance(v, list) and v is not track.points]
+    assert held == []  # only the boxes grow with the run
+    mean = np.mean(vecs, axis=0)
+    assert track.mean_vector == pytest.approx(mean / np.linalg.norm(mean), abs=1e-5)
+
+
 def test_vote() -> None:
     assert vote([("ann", 0.3), ("bob", 0.35), ("ann", 0.38)], 0.4).name == "ann"
     result = vote([("ann", 0.3), ("ann", 0.5), ("ann", 0.6)], 0.4)
@@ -284,6 +299,48 @@ def test_cli_video_json_and_errors(clip: tuple[Path, Path], tmp_path: Path) -> N
     assert junk.exit_code == 1 and "not a video" in junk.output
     no_gallery = runner.invoke(app, ["video", str(video), "-g", str(tmp_path / "none.db")])
     assert no_gallery.exit_code == 1 and "no gallery here" in no_gallery.output
+
+    # --fpir reaches the gallery through track_video: the threshold is the gallery's at that FPIR
+    from faceprint.gallery import Gallery
+
+    strict = runner.invoke(app, ["video", str(video), "-g", str(db), "--fpir", "0.001", "--max-frames", "5",
+                                 "--no-progress"])
+    assert strict.exit_code == 0, strict.output
+    with Gallery(db, model=None, create=False) as gallery:
+        expected = gallery.threshold(0.001)
+        assert expected != gallery.threshold()
+    assert json.loads(strict.stdout)["threshold"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_gallery_identifier_takes_the_threshold_or_an_fpir(tmp_path: Path) -> None:
+    from faceprint.errors import BadInput
+    from faceprint.video import track_video
+    from faceprint.video.identify import gallery_identifier
+
+    class Gallery:
+        signature = "sig"
+
+        def threshold(self, fpir: float | None = None) -> float:
+            return {None: 0.42, 0.001: 0.35}[fpir]
+
+    assert gallery_identifier(Gallery())[1] == pytest.approx(0.42)
+    assert gallery_identifier(Gallery(), fpir=0.001)[1] == pytest.approx(0.35)
+    assert gallery_identifier(Gallery(), threshold=0.5)[1] == pytest.approx(0.5)
+    with pytest.raises(BadInput, match="not both"):
+        gallery_identifier(Gallery(), threshold=0.5, fpir=0.001)
+    with pytest.raises(BadInput, match="fpir needs a gallery"):
+        track_video(tmp_path / "clip.avi", fpir=0.001)
+
+
+def test_cli_video_refuses_an_annotate_name_without_a_codec(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from faceprint.cli.main import app
+    from faceprint.video.writer import CODECS
+
+    run = CliRunner().invoke(app, ["video", str(tmp_path / "clip.avi"), "--annotate", str(tmp_path / "out.gif")])
+    assert run.exit_code == 1 and "Traceback" not in run.output
+    assert "out.gif: name the annotated video" in run.output and all(s in run.output for s in CODECS)
 
 
 def test_video_without_gallery_tracks_unnamed(lfw: Path, tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ def index(
     model: str = typer.Option("dlib", "--model", "-m", help="Embedding model (see `faceprint models`)."),
     detector: Optional[str] = typer.Option(None, "--detector", "-d", help="yunet (default where installed), hog, cnn."),
     flip: bool = typer.Option(True, "--flip/--no-flip", help="Average the embedding with its mirror image."),
-    files_per_task: int = typer.Option(16, "--files-per-task", help="Photos per read task, actor call and part."),
+    files_per_task: int = typer.Option(16, "--files-per-task", min=1, help="Photos per read task, actor call and part."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens on stderr."),
 ) -> None:
     """Index every face of many photos with Ray Data, into Parquet; resumable.

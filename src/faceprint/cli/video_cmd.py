@@ -57,11 +57,12 @@ def video(
         faceprint video 0 -g team.db --max-frames 300      # the first camera, 300 frames
     """
     from faceprint.video import track_video
+    from faceprint.video.writer import codec_for
 
     setup_logging(verbose)
     with friendly_errors():
-        if annotate is not None and annotate.suffix.lower() not in (".mp4", ".m4v", ".mov", ".avi"):
-            fail(f"{annotate}: use an .mp4 or .avi name for the annotated video")
+        if annotate is not None:
+            codec_for(annotate)  # a bad name fails before the video is read
         store = _open_gallery(gallery)
         if store is not None and (detector or model):
             store.close()
@@ -75,13 +76,11 @@ def video(
 
             config = PipelineConfig(detector=detector or "", model=model or "dlib")
         try:
-            if store is not None and fpir is not None and threshold is None:
-                threshold = store.threshold(fpir)
             total = max_frames or _frame_count(source)
             with progress_bar(total if progress else 0, "frames") as advance:
-                timeline = track_video(source, store, threshold=threshold, detect_every=every, config=config,
-                                       annotate=annotate, max_frames=max_frames, min_detections=min_detections,
-                                       progress=advance)
+                timeline = track_video(source, store, threshold=threshold, fpir=fpir, detect_every=every,
+                                       config=config, annotate=annotate, max_frames=max_frames,
+                                       min_detections=min_detections, progress=advance)
         finally:
             if store is not None:
                 store.close()

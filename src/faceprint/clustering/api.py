@@ -103,10 +103,22 @@ def cluster_vectors(vectors: np.ndarray, threshold: float, groups: Sequence[int]
     return drop_small(cut(merges, len(vectors)), min_size)
 
 
+def _checked_threshold(threshold: float) -> float:
+    """``threshold`` as a float, or BadInput when it is no distance between unit vectors."""
+    value = float(threshold)
+    if not 0.0 < value < 2.0:
+        raise BadInput(f"threshold must lie between 0 and 2 (Euclidean distance of unit vectors; "
+                       f"lower splits more), not {threshold}")
+    return value
+
+
 def cluster(items: Iterable[ImageFaces | str | Path], threshold: float | None = None, min_size: int = 2,
             model: str = "dlib", detector: str | None = None, workers: int = 1,
             progress: bool | Callable[[int], None] = False, **options) -> ClusterResult:
     """Group every face of a collection into people; two faces of one photo are never one person.
+
+    Exact average linkage in memory: at most ``linkage.MAX_BLOCK`` (12,000) faces per call, about
+    576 MB; more raise BadInput (see ``faceprint.clustering.linkage``).
 
     Args:
         items: ``ImageFaces`` from ``faceprint.embed_many`` (all of one pipeline signature), or
@@ -121,9 +133,14 @@ def cluster(items: Iterable[ImageFaces | str | Path], threshold: float | None = 
         >>> [c.sources for c in result.clusters]  # doctest: +SKIP
         [['party/1.jpg', 'party/3.jpg'], ['party/2.jpg', 'party/3.jpg']]
     """
-    items = list(items)
+    # bad arguments fail here, before a long collection is embedded
     if min_size < 1:
         raise BadInput(f"min_size must be at least 1, not {min_size}")
+    if workers < 1:
+        raise BadInput(f"workers must be at least 1, not {workers}")
+    if threshold is not None:
+        threshold = _checked_threshold(threshold)
+    items = list(items)
     if items and all(isinstance(i, ImageFaces) for i in items):
         results: list[ImageFaces] = items  # type: ignore[assignment]
     elif any(isinstance(i, ImageFaces) for i in items):
@@ -131,6 +148,8 @@ def cluster(items: Iterable[ImageFaces | str | Path], threshold: float | None = 
     else:
         from faceprint.api import embed_many
 
+        if threshold is None:
+            threshold = _checked_threshold(default_threshold(model))
         results = embed_many(items, model=model, detector=detector, workers=workers, progress=progress, **options)
     signatures = {r.signature for r in results if r.faces}
     if len(signatures) > 1:
@@ -139,9 +158,8 @@ def cluster(items: Iterable[ImageFaces | str | Path], threshold: float | None = 
     models = {f.model for r in results for f in r.faces}
     if models:
         model = models.pop()
-    threshold = default_threshold(model) if threshold is None else float(threshold)
-    if not 0.0 < threshold < 2.0:
-        raise BadInput(f"threshold must lie between 0 and 2 (Euclidean distance of unit vectors), not {threshold}")
+    if threshold is None:
+        threshold = _checked_threshold(default_threshold(model))
 
     refs, vectors, photo = [], [], []
     for index, result in enumerate(results):

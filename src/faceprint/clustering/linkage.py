@@ -1,15 +1,19 @@
 """Average-linkage clustering of unit vectors with a cannot-link rule, cut at a distance.
 
-The exact algorithm, made to scale:
+Exact average linkage, held in memory; it does not scale past ``MAX_BLOCK`` faces:
 
-1. Above ``DIRECT`` faces, faces closer than the threshold are joined in a radius graph; its
-   connected components are clustered apart. Every pair across two components is farther than the threshold, so the
-   average distance of any two clusters from different components is too: average linkage cut at
-   the threshold never merges across components, and splitting there changes nothing.
+1. Above ``DIRECT`` faces, faces closer than the threshold are joined in a radius graph and its
+   connected components are clustered apart. Every pair across two components is farther than
+   the threshold, so average linkage cut at the threshold never merges across them and the split
+   changes nothing. It only helps with well-separated vectors: on real photo collections the
+   graph is one component holding nearly every face (at 0.39, LFW's 5,288 faces: 8 components,
+   the largest 5,280; CelebA's 6,110: 6, the largest 6,067), so in practice a run clusters at most
+   ``MAX_BLOCK`` faces, and a larger collection is refused (BadInput) rather than approximated.
 2. Inside a component, the nearest-neighbour chain algorithm (exact for average linkage, O(m^2)
-   time, one m x m float32 matrix) merges clusters, with the Lance-Williams update done as numpy
-   row operations. Faces of one photo start at distance +inf from each other; an average with an
-   infinite term stays infinite, so two clusters holding faces of one photo never merge.
+   time, one m x m float32 matrix: 4 m^2 bytes) merges clusters, with the Lance-Williams update
+   done as numpy row operations. Faces of one photo start at distance +inf from each other; an
+   average with an infinite term stays infinite, so two clusters holding faces of one photo never
+   merge.
 3. A cluster whose nearest neighbour lies beyond the cut is retired at once: average linkage is
    reducible (the merged cluster is no nearer to a third than the nearer of its parts), so it can
    never merge below the cut later.
@@ -25,7 +29,7 @@ from faceprint.errors import BadInput
 
 log = logging.getLogger(__name__)
 
-MAX_BLOCK = 12_000  # faces linked in one component: one 12k x 12k float32 matrix is 576 MB
+MAX_BLOCK = 12_000  # most faces in one linked component (in practice per run): a 576 MB float32 matrix
 DIRECT = 6_000  # up to this many faces, skip the component split (it costs more than it saves)
 _CHUNK = 2048  # rows per matrix product when building the radius graph
 
@@ -88,7 +92,7 @@ def average_linkage(vectors: np.ndarray, threshold: float,
         raise BadInput(f"got {len(groups)} photo ids for {n} vectors")
     if n < 2:
         return []
-    # one block when it fits: on real collections the radius graph is mostly one component anyway
+    # one block when it fits: on real collections the radius graph is one component anyway
     labels = np.zeros(n, np.int64) if n <= DIRECT else radius_components(vectors, threshold)
     order = np.argsort(labels, kind="stable")
     bounds = np.flatnonzero(np.diff(labels[order])) + 1
@@ -97,8 +101,12 @@ def average_linkage(vectors: np.ndarray, threshold: float,
         if len(members) < 2:
             continue
         if len(members) > MAX_BLOCK:
-            raise BadInput(f"{len(members)} faces are linked within {threshold:g} of each other, more than "
-                           f"{MAX_BLOCK} that fit in memory at once: lower the threshold")
+            raise BadInput(
+                f"too many faces to cluster at once: {len(members):,} of the {n:,} faces form one linked "
+                f"group (chains of faces within {threshold:g} of each other), and faceprint clusters with "
+                f"exact average linkage in memory (4 x faces^2 bytes), at most {MAX_BLOCK:,} faces per "
+                f"group. Photo collections form one group, so cluster at most about {MAX_BLOCK:,} faces "
+                f"per run (a folder or an event at a time)")
         for a, b, height in _nn_chain(vectors[members], groups[members], threshold):
             merges.append((int(members[a]), int(members[b]), height))
     return merges

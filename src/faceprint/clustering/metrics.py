@@ -20,12 +20,14 @@ def singletons(labels: Sequence[int]) -> np.ndarray:
     return out
 
 
-def _contingency(truth: Sequence, predicted: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _contingency(truth: Sequence, predicted: Sequence[int]) -> tuple[np.ndarray, ...]:
+    """The (person, cluster) table, sparse: each non-empty cell's count and the sizes of its person
+    and of its cluster; then every person's size and every cluster's size."""
     _, t = np.unique(np.asarray(truth), return_inverse=True)
     _, p = np.unique(singletons(predicted), return_inverse=True)
-    cells = np.unique(np.stack([t, p]), axis=1, return_counts=True)
-    (ct, cp), counts = cells
-    return counts.astype(np.float64), np.bincount(t)[ct].astype(np.float64), np.bincount(p)[cp].astype(np.float64)
+    (ct, cp), counts = np.unique(np.stack([t, p]), axis=1, return_counts=True)
+    t_sizes, p_sizes = np.bincount(t).astype(np.float64), np.bincount(p).astype(np.float64)
+    return counts.astype(np.float64), t_sizes[ct], p_sizes[cp], t_sizes, p_sizes
 
 
 def pairwise_scores(truth: Sequence, predicted: Sequence[int]) -> dict[str, float]:
@@ -33,10 +35,8 @@ def pairwise_scores(truth: Sequence, predicted: Sequence[int]) -> dict[str, floa
     a cluster, and as true when they are one person."""
     if len(truth) == 0:
         return {"precision": 1.0, "recall": 1.0, "f1": 1.0}
-    n_ij = _contingency(truth, predicted)[0]
+    n_ij, _, _, t_sizes, p_sizes = _contingency(truth, predicted)
     both = float((n_ij * (n_ij - 1) / 2).sum())
-    _, t_sizes = np.unique(np.asarray(truth), return_counts=True)
-    _, p_sizes = np.unique(singletons(predicted), return_counts=True)
     true_pairs = float((t_sizes * (t_sizes - 1) / 2).sum())
     found_pairs = float((p_sizes * (p_sizes - 1) / 2).sum())
     precision = both / found_pairs if found_pairs else 1.0
@@ -50,7 +50,7 @@ def bcubed_scores(truth: Sequence, predicted: Sequence[int]) -> dict[str, float]
     averaged over faces."""
     if len(truth) == 0:
         return {"precision": 1.0, "recall": 1.0, "f1": 1.0}
-    n_ij, n_true, n_pred = _contingency(truth, predicted)
+    n_ij, n_true, n_pred, _, _ = _contingency(truth, predicted)
     n = float(n_ij.sum())
     precision = float((n_ij ** 2 / n_pred).sum() / n)
     recall = float((n_ij ** 2 / n_true).sum() / n)

@@ -10,7 +10,6 @@ the single-process path's (``embed_many``): the actor runs the same code on the 
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import time
@@ -43,18 +42,28 @@ def require_ray() -> None:
 
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> dict[str, Any]:
     """Join the cluster at ``address``, or start Ray on this machine (loopback only, no dashboard).
-    A Ray already initialised in this process is used as it is."""
+    A Ray already initialised in this process is used as it is. ``started`` in the answer says
+    whether this call connected or started Ray (so the caller should ``ray.shutdown()`` it).
+
+    Raises:
+        BadInput: the cluster at ``address`` could not be reached.
+    """
     import ray
 
     if ray.is_initialized():
-        return {"ray": "already running", "cpus": ray.cluster_resources().get("CPU", 0)}
+        return {"ray": "already running", "cpus": ray.cluster_resources().get("CPU", 0), "started": False}
     if address:
-        ray.init(address=address, logging_level=logging.WARNING)
-        return {"ray": address, "cpus": ray.cluster_resources().get("CPU", 0)}
+        try:
+            ray.init(address=address, logging_level=logging.WARNING)
+        except (OSError, ValueError, RuntimeError) as exc:  # ConnectionError, TimeoutError, a bad host name
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            raise BadInput(f"cannot join the Ray cluster at {address} ({first}): check the address "
+                           "(ray://HEAD:10001 or HEAD:6379) and that the cluster is up") from None
+        return {"ray": address, "cpus": ray.cluster_resources().get("CPU", 0), "started": True}
     # the default picks a non-loopback address; a local index needs no traffic beyond loopback
     ray.init(num_cpus=num_cpus or os.cpu_count() or 1, _node_ip_address="127.0.0.1", include_dashboard=False,
              logging_level=logging.WARNING)
-    return {"ray": "local", "cpus": ray.cluster_resources().get("CPU", 0)}
+    return {"ray": "local", "cpus": ray.cluster_resources().get("CPU", 0), "started": True}
 
 
 def _done_set(ref: Any) -> frozenset[str]:
@@ -68,25 +77,10 @@ def _done_set(ref: Any) -> frozenset[str]:
     return _DONE_CACHE[key]
 
 
-def _probe(data: bytes, max_pixels: int) -> str | None:
-    """A cheap check before the expensive stages: the header decodes and the size is allowed.
-    (A file damaged further in fails in the full decode, and is recorded there.)"""
-    from PIL import Image, UnidentifiedImageError
-
-    if not data:
-        return "the file is empty"
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        return f"not a readable image ({exc.__class__.__name__})"
-    if width * height > max_pixels:
-        return f"{width}x{height} is more than {max_pixels} pixels (set FACEPRINT_MAX_PIXELS to allow it)"
-    return None
-
-
-def read_and_validate(batch: dict[str, Any], done_ref: Any, max_pixels: int) -> "pa.Table":
-    """Ray task: each path's bytes, content hash, and whether it is done already or bad."""
+def read_and_validate(batch: dict[str, Any], done_ref: Any) -> "pa.Table":
+    """Ray task: each path's bytes and content hash, whether it is done already, or why it cannot
+    be read. Decoding is left to the actor (``embed_sources``), so a bad image gets the error text
+    ``embed_many`` gives it."""
     import pyarrow as pa
 
     done = _done_set(done_ref)
@@ -103,8 +97,7 @@ def read_and_validate(batch: dict[str, Any], done_ref: Any, max_pixels: int) -> 
         if sha in done:
             rows.append({"path": path, "sha256": sha, "data": b"", "error": None, "done": True})
             continue
-        error = _probe(data, max_pixels)
-        rows.append({"path": path, "sha256": sha, "data": b"" if error else data, "error": error, "done": False})
+        rows.append({"path": path, "sha256": sha, "data": data, "error": None, "done": False})
     return pa.Table.from_pylist(rows, schema=pa.schema([("path", pa.string()), ("sha256", pa.string()),
                                                         ("data", pa.binary()), ("error", pa.string()),
                                                         ("done", pa.bool_())]))
@@ -114,7 +107,9 @@ class FaceEmbedder:
     """Ray actor: the pipeline's models, loaded once; detects, aligns and embeds a batch of photos
     (``embed_sources``, the code ``embed_many`` runs, on the same bytes)."""
 
-    def __init__(self, config: "PipelineConfig", batch_size: int, threads: int) -> None:
+    def __init__(self, config: "PipelineConfig", batch_size: int, threads: int, max_pixels: int) -> None:
+        # the driver's image size limit, not the worker machine's environment
+        os.environ["FACEPRINT_MAX_PIXELS"] = str(max_pixels)
         if threads:
             # one thread per actor where several share a machine (as embed_many's worker processes)
             os.environ["FACEPRINT_THREADS"] = str(threads)
@@ -188,6 +183,12 @@ def index_photos(
         >>> summary = index_photos("photos/", "index_out")  # doctest: +SKIP
         >>> summary["faces"], summary["photos_per_second"]  # doctest: +SKIP
     """
+    if files_per_task < 1:
+        raise BadInput(f"files_per_task must be at least 1, not {files_per_task}")
+    if batch_size < 1:
+        raise BadInput(f"batch_size must be at least 1, not {batch_size}")
+    if workers is not None and workers < 1:
+        raise BadInput(f"workers must be at least 1, not {workers}")
     require_ray()
     import ray
 
@@ -215,51 +216,57 @@ def index_photos(
     folder.open(model, signature, asdict(config))
     done, parts_before = folder.done()
     target = None
-    if gallery:
-        from faceprint.gallery import Gallery
-
-        target = Gallery(gallery, model=model, **{k: v for k, v in asdict(config).items() if k != "model"})
-        if target.signature != signature:
-            raise BadInput(f"gallery {gallery} holds pipeline {target.signature}, not {signature}")
-
-    info = start_ray(address, None if address else max(os.cpu_count() or 1, (workers or 1) + 1))
-    cpus = int(info["cpus"] or 1)
-    actors = workers or max(1, cpus - 1)
-    if actors >= cpus:
-        log.warning("%d embedding actors on %d CPUs leave none for the read tasks; Ray may stall", actors, cpus)
-    threads = 1 if actors > 1 or address else 0
-
-    from ray.data import DataContext
-
-    context = DataContext.get_current()
-    context.enable_progress_bars = False  # the driver shows its own progress, per photo
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
-    done_ref = ray.put(frozenset(done))
-    dataset = (
-        ray.data.from_items([{"path": f} for f in files], override_num_blocks=max(1, -(-len(files) // files_per_task)))
-        .map_batches(read_and_validate, batch_size=files_per_task, batch_format="numpy",
-                     fn_kwargs={"done_ref": done_ref, "max_pixels": settings.max_pixels()}, num_cpus=0.5)
-        .map_batches(FaceEmbedder, batch_size=files_per_task, batch_format="pyarrow",
-                     compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1, fn_constructor_kwargs={"config": config, "batch_size": batch_size,
-                                                        "threads": threads})
-    )
-    counts = {"photos_done_before": 0, "photos_indexed": 0, "faces": 0, "no_face": 0, "errors": 0, "parts": 0,
-              "gallery_added": 0}
-    finished = 0
-    if progress is not None:
-        progress(0, len(files))
+    info: dict[str, Any] = {"started": False}
     try:
-        for table in dataset.iter_batches(batch_format="pyarrow", batch_size=None, prefetch_batches=1):
-            finished = _write(table, folder, counts, target, root, signature, finished)
-            if progress is not None:
-                progress(finished, len(files))
-    except ray.exceptions.RayError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise FaceprintError(f"indexing stopped ({first}); the {counts['parts']} part(s) written are kept: run "
-                             "the same command again to go on") from exc
+        if gallery:
+            from faceprint.gallery import Gallery
+
+            target = Gallery(gallery, model=model, **{k: v for k, v in asdict(config).items() if k != "model"})
+            if target.signature != signature:
+                raise BadInput(f"gallery {gallery} holds pipeline {target.signature}, not {signature}")
+
+        info = start_ray(address, None if address else max(os.cpu_count() or 1, (workers or 1) + 1))
+        cpus = int(info["cpus"] or 1)
+        actors = workers or max(1, cpus - 1)
+        if actors >= cpus:
+            log.warning("%d embedding actors on %d CPUs leave none for the read tasks; Ray may stall", actors, cpus)
+        threads = 1 if actors > 1 or address else 0
+
+        from ray.data import DataContext
+
+        context = DataContext.get_current()
+        context.enable_progress_bars = False  # the driver shows its own progress, per photo
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        done_ref = ray.put(frozenset(done))
+        dataset = (
+            ray.data.from_items([{"path": f} for f in files],
+                                override_num_blocks=max(1, -(-len(files) // files_per_task)))
+            .map_batches(read_and_validate, batch_size=files_per_task, batch_format="numpy",
+                         fn_kwargs={"done_ref": done_ref}, num_cpus=0.5)
+            .map_batches(FaceEmbedder, batch_size=files_per_task, batch_format="pyarrow",
+                         compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=1,
+                         fn_constructor_kwargs={"config": config, "batch_size": batch_size, "threads": threads,
+                                                "max_pixels": settings.max_pixels()})
+        )
+        counts = {"photos_done_before": 0, "photos_indexed": 0, "faces": 0, "no_face": 0, "errors": 0, "parts": 0,
+                  "gallery_added": 0}
+        finished = 0
+        if progress is not None:
+            progress(0, len(files))
+        try:
+            for table in dataset.iter_batches(batch_format="pyarrow", batch_size=None, prefetch_batches=1):
+                finished = _write(table, folder, counts, target, root, signature, finished)
+                if progress is not None:
+                    progress(finished, len(files))
+        except ray.exceptions.RayError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            raise FaceprintError(f"indexing stopped ({first}); the {counts['parts']} part(s) written are kept: "
+                                 "run the same command again to go on") from exc
     finally:
         if target is not None:
             target.close()
+        if info["started"]:
+            ray.shutdown()  # a Ray this call started (or joined) is not left running behind it
     seconds = time.perf_counter() - started
     return {"photos_listed": len(files), **counts, "parts_before": parts_before, "out": str(Path(out)),
             "model": model, "signature": signature, "workers": actors, "ray": info["ray"], "cpus": cpus,

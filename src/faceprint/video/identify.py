@@ -6,11 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from faceprint.errors import BadInput
 from faceprint.video.vote import IdentifyVectors
 
 
-def gallery_identifier(gallery: Any, threshold: float | None = None, fpir: float | None = None,
-                       signature: str | None = None) -> tuple[IdentifyVectors, float]:
+def gallery_identifier(gallery: Any, threshold: float | None = None,
+                       fpir: float | None = None) -> tuple[IdentifyVectors, float]:
     """The nearest enrolled person of each vector in ``gallery``, and the threshold to vote with.
 
     Args:
@@ -19,16 +20,19 @@ def gallery_identifier(gallery: Any, threshold: float | None = None, fpir: float
         threshold: the identification threshold; by default the gallery's own
             (``Gallery.threshold(fpir)``: calibrated on it, or the model's default for its size).
         fpir: false positive identification rate for the default threshold (see ``Gallery.threshold``).
-        signature: the pipeline signature of the vectors that will be searched; the gallery refuses
-            vectors of another pipeline (GalleryMismatch). Default: the gallery's own.
 
     Returns:
         ``(identify, threshold)``.
+
+    Raises:
+        BadInput: both ``threshold`` and ``fpir`` were given.
     """
+    if threshold is not None and fpir is not None:
+        raise BadInput("give a threshold or an FPIR to derive one from, not both")
     limit = float(gallery.threshold(fpir)) if threshold is None else float(threshold)
 
     def identify(vectors: np.ndarray) -> list[tuple[str | None, float]]:
-        found = gallery.identify_vectors(vectors, top_k=1, signature=signature or gallery.signature)
+        found = gallery.identify_vectors(vectors, top_k=1, signature=gallery.signature)
         return [(c[0].subject, float(c[0].distance)) if c else (None, float("inf")) for c in found]
 
     return identify, limit

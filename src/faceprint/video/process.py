@@ -38,6 +38,7 @@ def track_video(
     *,
     identify: IdentifyVectors | None = None,
     threshold: float | None = None,
+    fpir: float | None = None,
     detect_every: int = 5,
     config: PipelineConfig | None = None,
     annotate: str | Path | None = None,
@@ -56,6 +57,8 @@ def track_video(
             name or None, distance) for each row; None with no gallery tracks without naming.
         threshold: a frame votes for its nearest name only within this distance (required with
             ``identify``).
+        fpir: with a gallery and no ``threshold``: the false positive identification rate to take
+            the gallery's threshold for (``Gallery.threshold(fpir)``; default 1 %, or its calibrated one).
         detect_every: run the detector on one frame in this many (1 = every frame).
         config: the ``PipelineConfig`` (detector, model...); the gallery's, else the default, when None.
         annotate: also write a copy of the video with labelled boxes here (.mp4 or .avi).
@@ -90,7 +93,9 @@ def track_video(
         config = gallery.config
     pipe = get_pipeline(config or PipelineConfig())
     if gallery is not None:
-        identify, threshold = gallery_identifier(gallery, threshold, signature=pipe.signature())
+        identify, threshold = gallery_identifier(gallery, threshold, fpir)
+    elif fpir is not None:
+        raise BadInput("fpir needs a gallery: it picks the gallery's threshold")
     if identify is not None and threshold is None:
         raise BadInput("identify needs a threshold: the distance within which a frame votes for a name")
     gate = gate if gate is not None else GATE_FACTOR * threshold_for(pipe.config.model)
@@ -125,7 +130,7 @@ def track_video(
             writer.write(bgr, per_frame.get(index, []))
         buffer.clear()
 
-    pipe.detector, pipe.embedder  # load the models now, so the timings are of the video's work
+    _ = pipe.detector, pipe.embedder  # touched to load the models now, so the timings are of the video's work
     start = time.perf_counter()
     with VideoReader(source, max_frames) as video:
         info = video.info

@@ -88,9 +88,6 @@ class Timeline:
         """Frames processed per second of wall time."""
         return self.frames / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
-    def names(self) -> list[str | None]:
-        return [t.name for t in self.tracks]
-
     def to_dict(self, boxes: bool = True) -> dict[str, Any]:
         return {
             "source": self.source, "fps": round(self.fps, 3), "width": self.width, "height": self.height,

@@ -55,11 +55,11 @@ class TrackPoint:
 @dataclass
 class Track:
     """One face followed through the video: its boxes (in frame order), how often the detector
-    found it, and the embeddings of those detections that were whole faces."""
+    found it, and the running sum of the embeddings of those detections that were whole faces
+    (only the sum is kept, so a long camera run does not keep every embedding)."""
 
     id: int
     points: list[TrackPoint] = field(default_factory=list)
-    vectors: list[np.ndarray] = field(default_factory=list)
     detections: int = 0
     box: Box | None = None
     misses: int = 0
@@ -79,7 +79,6 @@ class Track:
         self.points.append(point)
         self.detections += 1
         if vector is not None:
-            self.vectors.append(vector)
             self._sum = vector.astype(np.float64) if self._sum is None else self._sum + vector
         self.box = point.box
         self.misses = 0
@@ -257,19 +256,19 @@ class FaceTracker:
             costs = np.array([[self.cost(t, d.box, v) for d, v in zip(detections, vectors)] for t in live])
             for r, c in _cheapest_first(costs):
                 assigned[c] = live[r]
-        for i, (det, vector) in enumerate(zip(detections, vectors)):
-            track = assigned[i]
+        owners: list[Track] = []
+        for det, vector, track in zip(detections, vectors, assigned):
             template = face_template(grey, det.box)
             if track is None:
                 track = Track(id=len(self.tracks) + 1)
                 self.tracks.append(track)
-                assigned[i] = track
                 track.points.extend(self._claim(self._backfill(det.box, template)))
                 log.debug("frame %d: new track %d (seen from frame %d)", frame, track.id,
                           track.points[0].frame if track.points else frame)
             track.add_detection(TrackPoint(frame, time_s, det.box, True, det.score),
                                 None if vector is None else np.asarray(vector, np.float32), template)
-        seen = {id(t) for t in assigned}
+            owners.append(track)
+        seen = {id(t) for t in owners}
         for track in live:
             if id(track) in seen:
                 continue
@@ -279,7 +278,7 @@ class FaceTracker:
                 track.alive = False
                 log.debug("frame %d: track %d ended", frame, track.id)
         self._recent.clear()
-        return [t for t in assigned if t is not None]
+        return owners
 
     def _backfill(self, box: Box, template: FaceTemplate | None) -> list[TrackPoint]:
         """A new face followed backwards through the frames since the last detection, while it matches."""

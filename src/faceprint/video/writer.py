@@ -15,6 +15,19 @@ KNOWN = (0, 200, 0)  # BGR
 UNKNOWN = (0, 140, 255)
 
 
+def codec_for(path: Path) -> str:
+    """The OpenCV codec for ``path``'s suffix.
+
+    Raises:
+        BadInput: no codec is known for it.
+    """
+    codec = CODECS.get(path.suffix.lower())
+    if codec is None:
+        names = sorted(CODECS)
+        raise BadInput(f"{path}: name the annotated video {', '.join(names[:-1])} or {names[-1]}")
+    return codec
+
+
 class AnnotatedWriter:
     """An OpenCV video writer (mp4v for .mp4/.m4v/.mov, MJPG for .avi) that draws labelled boxes.
 
@@ -27,12 +40,9 @@ class AnnotatedWriter:
     def __init__(self, path: Path, fps: float, width: int, height: int) -> None:
         import cv2
 
-        codec = CODECS.get(path.suffix.lower())
-        if codec is None:
-            raise BadInput(f"{path}: use an .mp4 or .avi name for the annotated video")
+        codec = codec_for(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.frames = 0
         self._writer: Any = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps or 25.0, (width, height))
         if not self._writer.isOpened():
             raise BadInput(f"{path}: OpenCV cannot write this video here (check the folder is writable, "
@@ -56,7 +66,6 @@ class AnnotatedWriter:
             cv2.rectangle(canvas, (p1[0], y - th - 4), (p1[0] + tw + 4, y + 2), colour, -1)
             cv2.putText(canvas, text, (p1[0] + 2, y - 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
         self._writer.write(canvas)
-        self.frames += 1
 
     def close(self) -> None:
         self._writer.release()
