@@ -44,34 +44,6 @@ def test_bad_sources_are_reported_per_item_not_raised(photo: Path, workers: int)
     np.testing.assert_array_equal(results[4].faces[0].vector, results[0].faces[0].vector)
 
 
-def test_mobilefacenet_runs_a_helper_thread_on_its_own_session(lfw: Path) -> None:
-    import threading
-
-    from faceprint.api import align
-    from faceprint.errors import ModelNotAvailable
-    from faceprint.models.dlib_resnet import networks_use_threads
-    from faceprint.models.mobilefacenet import MobileFaceNet
-
-    try:
-        network = MobileFaceNet()
-    except ModelNotAvailable as exc:
-        pytest.skip(str(exc))
-    chips = np.stack([c.image for c in align(lfw / "Colin_Powell" / "Colin_Powell_0001.jpg", kind="arcface112")])
-    default = network(chips)
-    out: list[np.ndarray] = []
-
-    def helper() -> None:
-        networks_use_threads(1)
-        out.append(network(chips))
-
-    thread = threading.Thread(target=helper)
-    thread.start()
-    thread.join()
-    assert list(network.sessions._by_count) == [1]  # the helper's thread count was honoured
-    np.testing.assert_allclose(out[0], default, atol=1e-5)
-    assert network.sessions.current() is network.session
-
-
 # a CFP photo where YuNet finds a face only at its fallback score (the pose cache marks it)
 FALLBACK_PHOTO = Path("cfp_dev/053/frontal/04.jpg")
 
