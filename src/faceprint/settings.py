@@ -37,6 +37,15 @@ def data_dir() -> Path | None:
     return None
 
 
+DEFAULT_GALLERY = "faceprint-gallery.db"
+
+
+def default_gallery_path() -> Path:
+    """The gallery `faceprint gallery`, `identify`, `video` and `serve` use when none is given:
+    $FACEPRINT_GALLERY, else ./faceprint-gallery.db."""
+    return Path(os.environ.get("FACEPRINT_GALLERY", DEFAULT_GALLERY)).expanduser()
+
+
 def max_pixels() -> int:
     """Largest image (in pixels) faceprint will decode: $FACEPRINT_MAX_PIXELS or 50 Mpx."""
     return int(os.environ.get("FACEPRINT_MAX_PIXELS", DEFAULT_MAX_PIXELS))

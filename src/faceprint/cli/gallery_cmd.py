@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from faceprint.cli.common import emit, expand_inputs, fail, friendly_errors, progress_bar, setup_logging
+from faceprint.settings import DEFAULT_GALLERY, default_gallery_path
 
 app = typer.Typer(
     help="A persistent gallery of enrolled people (SQLite + a vector index), for `faceprint identify`.\n\n"
          "Example: faceprint gallery enrol people/ -g team.db && faceprint identify crowd.jpg -g team.db",
     no_args_is_help=True)
 
-DEFAULT_GALLERY = "faceprint-gallery.db"
-
-
-def _default_gallery() -> Path:
-    return Path(os.environ.get("FACEPRINT_GALLERY", DEFAULT_GALLERY))
 
 
 GalleryOpt = typer.Option(None, "--gallery", "-g",
@@ -30,7 +25,7 @@ VerboseOpt = typer.Option(False, "--verbose", "-v")
 def _open(path: Optional[Path], create: bool = False, **options):
     from faceprint.gallery import Gallery
 
-    path = path or _default_gallery()
+    path = path or default_gallery_path()
     return Gallery(path, model=options.pop("model", None), create=create, **options)
 
 
@@ -55,7 +50,7 @@ def create(
 
     setup_logging(verbose)
     with friendly_errors():
-        path = path or _default_gallery()
+        path = path or default_gallery_path()
         if store_exists(path):
             fail(f"{path} exists already; enrol into it, or give another name")
         options = {"detector": detector} if detector else {}
@@ -91,7 +86,7 @@ def enrol(
 
     setup_logging(verbose)
     with friendly_errors():
-        path = gallery or _default_gallery()
+        path = gallery or default_gallery_path()
         with _open(path, create=True, model=model) as g:
             if name is None:
                 if len(inputs) != 1 or not inputs[0].is_dir():
@@ -194,7 +189,7 @@ def import_(source: Path = typer.Argument(..., help="A file written by `faceprin
 
     setup_logging(verbose)
     with friendly_errors():
-        path = gallery or _default_gallery()
+        path = gallery or default_gallery_path()
         model = None
         if not store_exists(path):  # a new gallery takes the export's model and settings
             try:

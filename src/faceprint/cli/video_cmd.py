@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from faceprint.cli.common import emit, fail, friendly_errors, progress_bar, setup_logging
+from faceprint.settings import DEFAULT_GALLERY, default_gallery_path
 
 # the same default gallery as `faceprint gallery` / `faceprint identify`
-DEFAULT_GALLERY = "faceprint-gallery.db"
 
 
 def video(
@@ -100,7 +99,7 @@ def _open_gallery(path: Optional[Path]):
     from faceprint.gallery import Gallery
 
     if path is None:
-        path = Path(os.environ.get("FACEPRINT_GALLERY", DEFAULT_GALLERY))
+        path = default_gallery_path()
         if not path.exists():
             return None
     return Gallery(path, model=None, create=False)

@@ -10,13 +10,11 @@ import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from faceprint import settings
 
 ENV_PREFIX = "FACEPRINT_SERVE_"
 
 
-def default_gallery_path() -> Path:
-    """``$FACEPRINT_GALLERY``, else ``./faceprint-gallery.db`` (the same default as ``faceprint gallery``)."""
-    return Path(os.environ.get("FACEPRINT_GALLERY", "faceprint-gallery.db")).expanduser()
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,7 @@ class ServiceConfig:
         from faceprint.service.keys import default_keys_path
 
         if self.gallery == Path():
-            object.__setattr__(self, "gallery", default_gallery_path())
+            object.__setattr__(self, "gallery", settings.default_gallery_path())
         if self.keys == Path():
             object.__setattr__(self, "keys", default_keys_path())
         object.__setattr__(self, "gallery", Path(self.gallery).expanduser().absolute())
