@@ -71,6 +71,9 @@ def test_signatures_name_points_and_fusion_weights(monkeypatch, tmp_path):
 
     dlib5, dlib68 = Pipeline(PipelineConfig(model="dlib")), Pipeline(PipelineConfig(model="dlib", align_points="68"))
     assert dlib5.signature() != dlib68.signature()
+    # upsampling moves YuNet's keypoints and so the vectors; a face-size filter does not
+    assert Pipeline(PipelineConfig(model="dlib", upsample=1)).signature() != dlib5.signature()
+    assert Pipeline(PipelineConfig(model="dlib", min_face_size=40)).signature() == dlib5.signature()
     fused = Pipeline(PipelineConfig(model="dlib+mobilefacenet"))
     before, cache_before = fused.signature(), EmbeddingCache(fused, tmp_path).path
     spec = registry.embedder_spec("dlib+mobilefacenet")

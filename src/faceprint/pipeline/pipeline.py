@@ -117,6 +117,8 @@ class Pipeline:
                  f"fallback={c.fallback_score}", VECTOR_REVISION]
         if c.align_points != "5":  # added after rev3: "5" keeps the signatures galleries already hold
             parts.append(f"points={c.align_points}")
+        if c.upsample is not None:  # it moves the detector's keypoints, so the landmarks and the vectors
+            parts.append(f"upsample={c.upsample}")
         if self.spec.members:  # re-fitted fusion weights change every fused vector
             parts.append(f"fusion={self.spec.fusion_weights}/{self.spec.profile_fusion_weights}")
         model = Path(c.model)
