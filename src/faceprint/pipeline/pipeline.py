@@ -144,6 +144,22 @@ class Pipeline:
                             self.config.min_face_size, self.config.max_faces, self.config.averaged_landmarks,
                             self.config.landmark_box, score_threshold=threshold)
 
+    def warm(self) -> None:
+        """Load the detector and the networks by running each once on a stand-in face, so the first
+        real photo does not pay for it (a service does this before it says it is ready)."""
+        from faceprint.types import Box
+
+        image = np.full((160, 160, 3), 128, np.uint8)
+        self.detect(image)
+        points = np.array([[104, 62], [90, 62], [56, 62], [70, 62], [80, 95]], np.float64)  # dlib's 5
+        keypoints = np.array([[62, 62], [98, 62], [80, 85], [65, 105], [95, 105]], np.float64)
+        points68 = np.tile(keypoints.mean(0), (68, 1))  # enough of a shape for align_points="68"
+        points68[36:42], points68[42:48], points68[30] = keypoints[0], keypoints[1], keypoints[2]
+        points68[[45, 42, 36, 39, 33]] = points
+        points68[48], points68[54] = keypoints[3], keypoints[4]
+        stand_in = Detection(Box(40, 30, 120, 130), 1.0, points, points68, "warm-up", keypoints)
+        self.embedder.embed_prepared([self.embedder.prepare(image, stand_in)])
+
     def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> list[Embedding]:
         if not detections:
             return []

@@ -78,22 +78,9 @@ class Engine:
 
     def warm(self) -> None:
         """Load the detector and the network by running them once (on the engine thread)."""
-        pipe = self.pipeline
-        image = np.full((160, 160, 3), 128, np.uint8)
-        pipe.detect(image)
-        # a face-shaped detection in the middle: enough to build and run the network once
-        from faceprint.types import Box
-
-        points = np.array([[104, 62], [90, 62], [56, 62], [70, 62], [80, 95]], np.float64)
-        keypoints = np.array([[62, 62], [98, 62], [80, 85], [65, 105], [95, 105]], np.float64)
-        points68 = np.tile(keypoints.mean(0), (68, 1))  # enough of a shape for align_points="68"
-        points68[36:42], points68[42:48], points68[30] = keypoints[0], keypoints[1], keypoints[2]
-        points68[[45, 42, 36, 39, 33]] = points
-        points68[48], points68[54] = keypoints[3], keypoints[4]
-        fake = Detection(Box(40, 30, 120, 130), 1.0, points, points68, detector="warm-up", keypoints=keypoints)
-        pipe.embedder.embed_prepared([pipe.embedder.prepare(image, fake)])
+        self.pipeline.warm()
         self.ready = True
-        log.info("models loaded: %s", pipe.signature())
+        log.info("models loaded: %s", self.pipeline.signature())
 
     def run(self, jobs: list[ImageJob]) -> list[ImageResult | FaceprintError]:
         """Decode, detect and (where asked) embed every image; one result or error per job."""
