@@ -60,3 +60,35 @@ def copy_celeba_people(data_dir: Path):
         return [root / p.name for p in chosen[:people]]
 
     return copy
+
+
+@pytest.fixture(scope="session")
+def running_service():
+    """A function: ``running_service(root, **ServiceConfig options)``, a context manager that starts
+    the service on a fresh gallery in ``root`` with one admin and one recognise key, waits until it
+    is ready and yields ``{"client", "admin", "reader", "root", "keys", "app"}`` (keys as headers)."""
+    import time
+    from contextlib import contextmanager
+
+    @contextmanager
+    def run(root: Path, **options):
+        from fastapi.testclient import TestClient
+
+        from faceprint.service.app import create_app
+        from faceprint.service.config import ServiceConfig
+        from faceprint.service.keys import KeyStore
+
+        keys = KeyStore(root / "keys.json")
+        admin, _ = keys.create("admin", "test admin")
+        reader, _ = keys.create("recognise", "test reader")
+        config = ServiceConfig(gallery=root / "gallery.db", keys=root / "keys.json", **options)
+        with TestClient(create_app(config)) as client:
+            deadline = time.monotonic() + 60.0
+            while client.get("/readyz").status_code != 200:
+                if time.monotonic() > deadline:
+                    raise AssertionError("service not ready")
+                time.sleep(0.05)
+            yield {"client": client, "admin": {"X-API-Key": admin}, "reader": {"X-API-Key": reader}, "root": root,
+                   "keys": keys, "app": client.app}
+
+    return run

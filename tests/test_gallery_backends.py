@@ -19,21 +19,12 @@ STRANGERS = ["Gerhard_Schroeder", "Hugo_Chavez"]
 BACKENDS = ["sqlite", "milvus-lite"]
 
 
-def _lite_ready() -> bool:
-    import importlib.util
-
-    try:
-        return milvus_available() and importlib.util.find_spec("milvus_lite") is not None
-    except ValueError:
-        return False
-
-
-needs_milvus = pytest.mark.skipif(not _lite_ready(), reason="pymilvus/milvus-lite not installed: pip install -e '.[milvus]'")
+needs_milvus = pytest.mark.skipif(not milvus_available(lite=True), reason="pymilvus/milvus-lite not installed: pip install -e '.[milvus]'")
 
 
 def uri(backend: str, folder: Path, name: str = "g") -> str:
     if backend == "milvus-lite":
-        if not _lite_ready():
+        if not milvus_available(lite=True):
             pytest.skip("pymilvus/milvus-lite not installed: pip install -e '.[milvus]'")
         return f"milvus-lite://{folder / (name + '.db')}"
     return str(folder / f"{name}.db")
@@ -55,7 +46,7 @@ def probes(lfw: Path) -> dict[str, np.ndarray]:
 
 
 def lite_servers() -> set[str]:
-    if not _lite_ready():
+    if not milvus_available(lite=True):
         return set()
     from milvus_lite.server_manager import server_manager_instance
 
@@ -69,7 +60,7 @@ def summary(found) -> list[list[tuple[str, int, float]]]:
 def test_same_results_on_both_backends(people: Path, probes: dict[str, np.ndarray], tmp_path: Path) -> None:
     """Enrol, identify, rename, delete and check, side by side: the backends agree on everything."""
     out = {}
-    for backend in [b for b in BACKENDS if b == "sqlite" or _lite_ready()]:  # SQLite's half runs anyway
+    for backend in [b for b in BACKENDS if b == "sqlite" or milvus_available(lite=True)]:  # SQLite's half runs anyway
         with Gallery(uri(backend, tmp_path, backend)) as g:
             report = g.enrol_folder(people)
             assert report.added == 12 and list(report.problems) == [str(people / "Tony_Blair" / "broken.jpg")]
@@ -198,7 +189,7 @@ def test_milvus_uris_and_failures(tmp_path: Path) -> None:
                 "milvus://nohostport"):
         with pytest.raises(GalleryError):
             parse_uri(bad)
-    if not _lite_ready():
+    if not milvus_available(lite=True):
         if not milvus_available():
             with pytest.raises(GalleryError, match="needs pymilvus"):
                 Gallery("milvus://127.0.0.1:9/nowhere")

@@ -41,17 +41,6 @@ def _mfn_installed() -> bool:
         return False
 
 
-def _lite_ready() -> bool:
-    import importlib.util
-
-    from faceprint.gallery.milvus_store import milvus_available
-
-    try:
-        return milvus_available() and importlib.util.find_spec("milvus_lite") is not None
-    except ValueError:
-        return False
-
-
 needs_mfn = pytest.mark.skipif(not _mfn_installed(), reason="mobilefacenet not installed: faceprint models install mobilefacenet")
 
 
@@ -93,7 +82,9 @@ def test_python_gallery_default_model_is_the_stored_one(tmp_path: Path) -> None:
 @pytest.mark.parametrize("backend", ["sqlite", "milvus-lite"])
 def test_cli_enrol_into_a_gallery_created_with_another_model(backend: str, two_people: Path, tmp_path: Path) -> None:
     if backend == "milvus-lite":
-        if not _lite_ready():
+        from faceprint.gallery.milvus_store import milvus_available
+
+        if not milvus_available(lite=True):
             pytest.skip("pymilvus/milvus-lite not installed: pip install -e '.[milvus]'")
         uri = f"milvus-lite://{tmp_path / 'g.db'}"
     else:

@@ -18,11 +18,8 @@ import pytest
 pytest.importorskip("fastapi", reason="the service needs its extra: pip install 'faceprint[serve]'")
 pytest.importorskip("multipart", reason="the service needs python-multipart: pip install 'faceprint[serve]'")
 
-from fastapi.testclient import TestClient  # noqa: E402
 
-from faceprint.service.app import create_app  # noqa: E402
 from faceprint.service.batching import Batcher, Busy  # noqa: E402
-from faceprint.service.config import ServiceConfig  # noqa: E402
 from faceprint.service.keys import KeyStore  # noqa: E402
 
 PEOPLE = {"George W Bush": "George_W_Bush", "Colin Powell": "Colin_Powell"}
@@ -51,27 +48,11 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
     return error
 
 
-def wait_ready(client: TestClient, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if client.get("/readyz").status_code == 200:
-            return
-        time.sleep(0.05)
-    raise AssertionError("service not ready")
-
-
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def env(tmp_path_factory, running_service):
     """A service on a fresh gallery with one key of each scope."""
-    root = tmp_path_factory.mktemp("service")
-    keys = KeyStore(root / "keys.json")
-    admin, _ = keys.create("admin", "test admin")
-    reader, _ = keys.create("recognise", "test reader")
-    config = ServiceConfig(gallery=root / "gallery.db", keys=root / "keys.json", max_body_bytes=3 * 1024 * 1024)
-    with TestClient(create_app(config)) as client:
-        wait_ready(client)
-        yield {"client": client, "admin": {"X-API-Key": admin}, "reader": {"X-API-Key": reader}, "root": root,
-               "keys": keys, "app": client.app}
+    with running_service(tmp_path_factory.mktemp("service"), max_body_bytes=3 * 1024 * 1024) as started:
+        yield started
 
 
 # -- keys ---------------------------------------------------------------------------------------------
@@ -251,13 +232,10 @@ def test_batcher_refuses_when_full():
     assert asyncio.run(main()) == [1, 2, 3]
 
 
-def test_full_queue_answers_503_with_retry_after(tmp_path, astronaut):
-    keys = KeyStore(tmp_path / "keys.json")
-    key, _ = keys.create("recognise")
-    config = ServiceConfig(gallery=tmp_path / "g.db", keys=tmp_path / "keys.json", max_queue=1, max_batch=1)
+def test_full_queue_answers_503_with_retry_after(tmp_path, astronaut, running_service):
     photo = astronaut.read_bytes()
-    with TestClient(create_app(config)) as client:
-        wait_ready(client)
+    with running_service(tmp_path, max_queue=1, max_batch=1) as started:
+        client, key = started["client"], started["reader"]["X-API-Key"]
         svc = client.app.state.service
         gate = threading.Event()
         svc.engine.executor.submit(gate.wait, 30)  # the engine is busy with something long

@@ -28,28 +28,11 @@ FALLBACK_PHOTO = Path("cfp_dev/053/frontal/04.jpg")
 SAME_PERSON = Path("cfp_dev/053/frontal/01.jpg")
 
 
-def wait_ready(client: TestClient, timeout: float = 60.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if client.get("/readyz").status_code == 200:
-            return
-        time.sleep(0.05)
-    raise AssertionError("service not ready")
-
-
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def env(tmp_path_factory, running_service):
     """A service on a fresh gallery with one admin and one recognise key."""
-    root = tmp_path_factory.mktemp("service_fixes")
-    keys = KeyStore(root / "keys.json")
-    admin, _ = keys.create("admin", "test admin")
-    reader, _ = keys.create("recognise", "test reader")
-    config = ServiceConfig(gallery=root / "gallery.db", keys=root / "keys.json")
-    with TestClient(create_app(config)) as client:
-        wait_ready(client)
-        yield {"client": client, "admin": {"X-API-Key": admin}, "reader": {"X-API-Key": reader}, "root": root}
+    with running_service(tmp_path_factory.mktemp("service_fixes")) as started:
+        yield started
 
 
 # -- 1. verify over HTTP finds the faces `faceprint verify` finds ------------------------------------

@@ -50,12 +50,14 @@ _lite_lock = threading.Lock()
 _lite_users: dict[str, int] = {}  # milvus-lite folder -> open stores in this process
 
 
-def milvus_available() -> bool:
-    """True when ``pymilvus`` can be imported (``pip install 'faceprint[milvus]'``)."""
+def milvus_available(lite: bool = False) -> bool:
+    """True when ``pymilvus`` (and with ``lite``, ``milvus_lite`` for ``milvus-lite://`` galleries)
+    can be imported (``pip install 'faceprint[milvus]'``)."""
     import importlib.util
 
     try:
-        return importlib.util.find_spec("pymilvus") is not None
+        return all(importlib.util.find_spec(name) is not None
+                   for name in ("pymilvus", "milvus_lite")[: 2 if lite else 1])
     except ValueError:  # a module set to None in sys.modules (how tests hide a package)
         return False
 
