@@ -203,3 +203,14 @@ def test_keep_photos_still_stores_the_photo(lfw: Path, tmp_path: Path) -> None:
         assert g.enrol("Serena", [photo], keep_photos=True).added == 1
         (face,) = g.faces("Serena")
         assert g._store.photo(face.id) == photo.read_bytes()
+
+
+def test_enrol_names_problems_by_the_labels_given(tmp_path: Path, astronaut: Path) -> None:
+    from faceprint.errors import BadInput
+    from faceprint.gallery import Gallery
+
+    with Gallery(tmp_path / "g.db") as g:
+        report = g.enrol("Eileen", [astronaut.read_bytes(), b"not a photo"], labels=["eileen.png", "notes.txt"])
+        assert report.added == 1 and set(report.problems) == {"notes.txt"}
+        with pytest.raises(BadInput, match="2 labels for 1 photos"):
+            g.enrol("Eileen", [b"x"], labels=["a", "b"])

@@ -223,13 +223,19 @@ class Gallery:
 
     # -- enrol ----------------------------------------------------------------------------------------
     def enrol(self, name: str, sources: Sequence[ImageSource], progress: bool | Callable[[int], None] = False,
-              workers: int = 1, keep_photos: bool = False) -> EnrolReport:
+              workers: int = 1, keep_photos: bool = False, labels: Sequence[str] | None = None) -> EnrolReport:
         """Enrol photos of one person (created if missing): one face per photo, the one nearest the
         centre when there are several. Photos already in the gallery (same content) are skipped;
-        bad files and faceless photos are reported in ``problems`` and the rest goes in."""
+        bad files and faceless photos are reported in ``problems`` and the rest goes in.
+        ``labels``: what to call each source in ``problems`` and ``notes`` (default: a path as it
+        is, ``<input N>`` for bytes, arrays and file objects)."""
         if isinstance(sources, (str, os.PathLike, bytes)):
             sources = [sources]
-        return self._enrol_items([(name, s) for s in sources], progress, workers, keep_photos)
+        if labels is not None and len(labels) != len(sources):
+            raise BadInput(f"{len(labels)} labels for {len(sources)} photos")
+        named = labels or [_label(s, i) for i, s in enumerate(sources)]
+        return self._enrol_items([(name, s, label) for s, label in zip(sources, named)], progress, workers,
+                                 keep_photos)
 
     def enrol_folder(self, root: str | Path, progress: bool | Callable[[int], None] = False, workers: int = 1,
                      keep_photos: bool = False) -> EnrolReport:
@@ -239,12 +245,12 @@ class Gallery:
             raise BadInput(f"{root}: not a folder; expected root/<name>/*.jpg")
         items = []
         for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-            items += [(folder.name, p) for p in sorted(folder.rglob("*")) if p.is_file()]
+            items += [(folder.name, p, str(p)) for p in sorted(folder.rglob("*")) if p.is_file()]
         if not items:
             raise BadInput(f"{root}: no photos found; expected one sub-folder of photos per person (root/<name>/*.jpg)")
         return self._enrol_items(items, progress, workers, keep_photos)
 
-    def _enrol_items(self, items: list[tuple[str, ImageSource]], progress, workers: int,
+    def _enrol_items(self, items: list[tuple[str, ImageSource, str]], progress, workers: int,
                      keep_photos: bool) -> EnrolReport:
         from faceprint.api import embed_many
 
@@ -258,8 +264,7 @@ class Gallery:
             already enrolled are skipped without being embedded again). A path's bytes are kept
             only for ``keep_photos``: the embedder reads the file again."""
             chunk = []
-            for number, (name, source) in enumerate(items):
-                label = _label(source, number)
+            for name, source, label in items:
                 if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
                     problems[label] = "no such file"
                     tick(1)

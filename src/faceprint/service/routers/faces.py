@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+from functools import partial
 from typing import Optional
 
 from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
@@ -36,14 +36,9 @@ async def enrol(name: str = Path(..., min_length=1, max_length=200),
     gallery = svc.gallery
     if not create:
         await run_in_threadpool(gallery.subject, name)  # UnknownSubject -> 404
-    report = await svc.enrol(gallery.enrol, name, [job.data for job in jobs])
-    labels = {f"<input {i}>": job.name for i, job in enumerate(jobs)}
-
-    def relabel(text: str) -> str:
-        return re.sub(r"<input \d+>", lambda m: labels.get(m.group(0), m.group(0)), text)
-
-    problems = {labels.get(k, k): relabel(v) for k, v in report.problems.items()}
-    notes = [relabel(n) for n in report.notes]
+    enrol = partial(gallery.enrol, labels=[job.name for job in jobs])  # problems name the uploads
+    report = await svc.enrol(enrol, name, [job.data for job in jobs])
+    problems, notes = report.problems, report.notes
     if report.added == 0 and report.skipped_duplicates == 0:
         detail = "; ".join(f"{k}: {v}" for k, v in problems.items()) or "nothing to enrol"
         raise NoFace(f"no photo could be enrolled into {name!r}: {detail}")
