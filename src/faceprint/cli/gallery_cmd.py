@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from faceprint.cli.common import emit, expand_inputs, fail, friendly_errors, progress_bar, setup_logging
+from faceprint.cli.common import emit, expand_inputs, fail, friendly_errors, setup_logging
 from faceprint.settings import DEFAULT_GALLERY, default_gallery_path
 
 app = typer.Typer(
@@ -315,42 +315,15 @@ def _draw_names(image, found, path: Path) -> None:
 
 
 def calibrate_on_gallery(root: Path, gallery: Path, fpir: float, save: bool, workers: int, verbose: bool) -> None:
-    """`faceprint calibrate ROOT --gallery G`: identification threshold at an FPIR, and its DIR.
-
-    ROOT/<name>/*.jpg: folders named like an enrolled subject are that person's probes (photos
-    already enrolled are left out); other folders are strangers. Every enrolled face is also
-    searched as a stranger against the other subjects (leave one subject out).
-    """
-    import numpy as np
-
-    from faceprint.eval.identification import labelled_images
+    """`faceprint calibrate ROOT --gallery G`: identification threshold at an FPIR, and its DIR
+    (``gallery.identify.calibrate_folder``)."""
     from faceprint.gallery import identify as ident
-    from faceprint.gallery.gallery import _digest
-    from faceprint.pipeline.batch import EmbeddingCache, embed_paths
-    from faceprint.pipeline.pipeline import Pipeline
 
     setup_logging(verbose)
     with friendly_errors(), _open(gallery) as g:
         if not root.is_dir():
             fail(f"{root}: not a folder")
-        people = labelled_images(root)
-        enrolled = {s.name for s in g.subjects()}
-        items = [(p, n) for n, paths in people.items() for p in paths]
-        digests = {p: _digest(p)[0] for p, _ in items}
-        already = g._store.known_sha256(list(digests.values()))
-        items = [(p, n) for p, n in items if digests[p] not in already]
-        pipe = Pipeline(g.config)
-        with progress_bar(len(items), "embedding") as advance:
-            vectors, problems = embed_paths(pipe, [p for p, _ in items], cache=EmbeddingCache(pipe),
-                                            progress=advance, workers=workers)
-        known = [(vectors[p], n) for p, n in items if vectors.get(p) is not None and n in enrolled]
-        strangers = [vectors[p] for p, n in items if vectors.get(p) is not None and n not in enrolled]
-        dim = g.dim or 128
-        result = ident.calibrate_gallery(
-            g, np.stack([v for v, _ in known]) if known else np.zeros((0, dim), np.float32), [n for _, n in known],
-            np.stack(strangers) if strangers else np.zeros((0, dim), np.float32), fpir)
-        result = {"gallery": str(g.path), "model": g.model, "images": len(items), "images_skipped": len(problems),
-                  "photos_already_enrolled": len(digests) - len(items), **result}
+        result = ident.calibrate_folder(g, root, fpir, workers, progress=True)
         if save:
             g.save_threshold({k: result[k] for k in ("threshold", "fpir", "dir", "strangers", "gallery_faces")}
                              | {"source": str(root)})

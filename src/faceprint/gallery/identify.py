@@ -22,7 +22,7 @@ import json
 import math
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -173,3 +173,43 @@ def calibrate_gallery(gallery, known: np.ndarray, known_labels: list[str], stran
         out["warning"] = (f"only {len(best_unknown)} strangers: FPIR {fpir:g} is {fpir * len(best_unknown):.1f} "
                           "false identifications; add photos of more people not in the gallery")
     return out
+
+
+def calibrate_folder(gallery, root: Path, fpir: float = DEFAULT_FPIR, workers: int = 1,
+                     progress: bool | Callable[[int], None] = False) -> dict[str, Any]:
+    """``calibrate_gallery`` on a folder of probes, ``root/<name>/*.jpg``: folders named like an
+    enrolled subject are that person's probes (photos enrolled already are left out), the other
+    folders strangers; every enrolled face is also searched as a stranger against the other
+    subjects (leave one subject out). ``progress``: True for a bar on stderr, or a callable given
+    the count of photos embedded."""
+    from faceprint.eval.identification import labelled_images
+    from faceprint.gallery.gallery import _digest
+    from faceprint.pipeline.batch import EmbeddingCache, embed_paths
+    from faceprint.progress import progress_callbacks
+
+    root = Path(root)
+    if not root.is_dir():
+        raise BadInput(f"{root}: not a folder")
+    enrolled = {s.name for s in gallery.subjects()}
+    items = [(p, n) for n, paths in labelled_images(root).items() for p in paths]
+    digests = {p: _digest(p)[0] for p, _ in items}
+    already = gallery._store.known_sha256(list(digests.values()))
+    items = [(p, n) for p, n in items if digests[p] not in already]
+    pipe = gallery._pipeline()
+    tick, finish = progress_callbacks(progress, len(items), "embedding")
+    try:
+        vectors, problems = embed_paths(pipe, [p for p, _ in items], cache=EmbeddingCache(pipe), progress=tick,
+                                        workers=workers)
+    finally:
+        finish()
+    found = [(vectors[p], n) for p, n in items if vectors.get(p) is not None]
+    dim = gallery.dim or (len(found[0][0]) if found else 128)
+
+    def stack(rows: list[np.ndarray]) -> np.ndarray:
+        return np.stack(rows) if rows else np.zeros((0, dim), np.float32)
+
+    known = [(v, n) for v, n in found if n in enrolled]
+    result = calibrate_gallery(gallery, stack([v for v, _ in known]), [n for _, n in known],
+                               stack([v for v, n in found if n not in enrolled]), fpir)
+    return {"gallery": str(gallery.path), "model": gallery.model, "images": len(items),
+            "images_skipped": len(problems), "photos_already_enrolled": len(digests) - len(items), **result}
