@@ -243,17 +243,13 @@ def identify(
         faceprint identify photos/ -g team.db -o names.csv
     """
     from faceprint.cli.common import process_images
-    from faceprint.gallery import identify as ident
 
     setup_logging(verbose)
     with friendly_errors(), _open(gallery) as g:
         files = expand_inputs(inputs)
         if not files:
             fail("no photos found in the given inputs")
-        limit = threshold if threshold is not None else g.threshold(fpir)
-        how = ("given" if threshold is not None else
-               "calibrated on this gallery" if fpir is None and g._store.meta("ident_threshold") else
-               f"default for {len(g)} faces at FPIR {fpir or ident.DEFAULT_FPIR:g}")
+        limit, how = (threshold, "given") if threshold is not None else g.threshold_and_source(fpir)
         if draw is not None and len(files) > 1:
             draw.mkdir(parents=True, exist_ok=True)
 

@@ -376,10 +376,15 @@ class Gallery:
         """The distance under which a probe is named: the one calibrated on this gallery
         (`faceprint calibrate --gallery`) if saved, else the model's default for this gallery's size
         at FPIR ``fpir`` (default 1 %)."""
+        return self.threshold_and_source(fpir)[0]
+
+    def threshold_and_source(self, fpir: float | None = None) -> tuple[float, str]:
+        """``threshold(fpir)`` and where it comes from, in words."""
         saved = self._store.meta("ident_threshold")
         if fpir is None and saved:
-            return float(json.loads(saved)["threshold"])
-        return ident.default_threshold(self.model, max(len(self), 1), fpir or ident.DEFAULT_FPIR)
+            return float(json.loads(saved)["threshold"]), "calibrated on this gallery"
+        faces, fpir = max(len(self), 1), fpir or ident.DEFAULT_FPIR
+        return ident.default_threshold(self.model, faces, fpir), f"default for {faces} faces at FPIR {fpir:g}"
 
     def save_threshold(self, entry: dict[str, Any]) -> None:
         """Keep a calibrated identification threshold (``entry["threshold"]``) with the gallery."""
