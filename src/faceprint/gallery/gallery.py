@@ -107,8 +107,9 @@ class Gallery:
 
     def _ready_index(self) -> VectorIndex:
         """The index, loaded or built, and brought up to the store's generation."""
-        if hasattr(self._store, "native_index"):  # the store searches itself (Milvus): no local index
-            return self._store.native_index()
+        native = self._store.native_index()
+        if native is not None:  # the store searches itself (Milvus): no local index
+            return native
         with self._lock:
             if self._index is None:
                 index = VectorIndex.load(self._index_dir, self.signature, self._ann_min, self._ann)
@@ -465,7 +466,7 @@ class Gallery:
             problems.append(f"{bad} stored vectors are not unit length")
         repaired: list[str] = []
         with self._lock:
-            native = hasattr(self._store, "native_index")  # Milvus: the store is its own index
+            native = self._store.native_index() is not None  # Milvus: the store is its own index
             on_disk = None if native else VectorIndex.load(self._index_dir, self.signature, self._ann_min, self._ann)
             generation = self._store.generation()
             if on_disk is None and len(self) and not native:
@@ -484,9 +485,11 @@ class Gallery:
             if len(extra):
                 problems.append(f"the index holds {len(extra)} faces the store does not (e.g. {extra[:5].tolist()})")
             rng = np.random.default_rng(0)
-            picks = rng.choice(store_ids, size=min(sample, len(store_ids)), replace=False) if len(store_ids) else []
+            # a store that is its own index would only be compared with itself
+            picks = [] if native or not len(store_ids) else rng.choice(store_ids, size=min(sample, len(store_ids)),
+                                                                      replace=False)
             differ = 0
-            for ids, vectors in self._store.vectors(list(picks)):
+            for ids, vectors in self._store.vectors(list(picks)) if len(picks) else ():
                 for fid, vec in zip(ids, vectors):
                     got = index.vector(int(fid))
                     if got is not None and not np.allclose(got, vec, atol=1e-6):

@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator, Protocol, Sequence
+from typing import Any, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -63,6 +63,7 @@ class Store(Protocol):
     def generation(self) -> int: ...
     def signatures(self) -> dict[str, int]: ...
     def integrity(self) -> list[str]: ...
+    def native_index(self) -> Any: ...  # the store's own vector index (Milvus), or None: a local one is kept
     def close(self) -> None: ...
 
     # the generation the store's own last write produced (set inside that write)
@@ -383,6 +384,10 @@ class SqliteStore:
             fk = self.db.execute("PRAGMA foreign_key_check").fetchall()
         problems = [] if rows == ["ok"] else [f"sqlite integrity: {r}" for r in rows]
         return problems + [f"face row {r[1]} points to a missing subject" for r in fk]
+
+    def native_index(self) -> None:
+        """SQLite stores vectors only: the gallery keeps a local index beside it."""
+        return None
 
     def close(self) -> None:
         with self.lock:
