@@ -293,21 +293,11 @@ def _write(path: Path, document: dict) -> None:
 
 
 def _draw_names(image, found, path: Path) -> None:
-    import cv2
-    import numpy as np
+    """Boxes with names (green, with the distance) or "unknown" (red)."""
+    from faceprint.cli.draw import GREEN, RED, draw_boxes
 
-    canvas = np.ascontiguousarray(image[:, :, ::-1].copy())
-    thickness = max(1, round(max(image.shape[:2]) / 400))
-    for item in found:
-        b = item.detection.box
-        colour = (0, 200, 0) if item.known else (0, 0, 230)
-        cv2.rectangle(canvas, (int(b.left), int(b.top)), (int(b.right), int(b.bottom)), colour, thickness)
-        label = item.name if not item.known else f"{item.name} {item.distance:.2f}"
-        cv2.putText(canvas, label, (int(b.left), max(int(b.top) - 4, 10)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.45 * thickness, colour, thickness)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), canvas):
-        raise OSError(f"could not write {path}: use a .jpg or .png name in a writable folder")
+    draw_boxes(image, [(f.detection, f"{f.name} {f.distance:.2f}" if f.known else f.name, GREEN if f.known else RED,
+                        False) for f in found], path)
 
 
 def calibrate_on_gallery(root: Path, gallery: Path, fpir: float, save: bool, workers: int, verbose: bool) -> None:
