@@ -214,3 +214,18 @@ def test_enrol_names_problems_by_the_labels_given(tmp_path: Path, astronaut: Pat
         assert report.added == 1 and set(report.problems) == {"notes.txt"}
         with pytest.raises(BadInput, match="2 labels for 1 photos"):
             g.enrol("Eileen", [b"x"], labels=["a", "b"])
+
+
+def test_a_calibrated_threshold_says_when_the_gallery_has_outgrown_it(tmp_path: Path) -> None:
+    from faceprint.gallery import Gallery
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(40, 128)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with Gallery(tmp_path / "g.db") as g:
+        g.add_vectors([f"p{i}" for i in range(10)], vectors[:10])
+        g.save_threshold({"threshold": 0.3, "gallery_faces": 10})
+        assert g.threshold_and_source() == (0.3, "calibrated on this gallery")
+        g.add_vectors([f"q{i}" for i in range(30)], vectors[10:])
+        threshold, source = g.threshold_and_source()
+        assert threshold == 0.3 and "stale" in source and "10 faces" in source

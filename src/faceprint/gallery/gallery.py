@@ -383,7 +383,13 @@ class Gallery:
         """``threshold(fpir)`` and where it comes from, in words."""
         saved = self._store.meta("ident_threshold")
         if fpir is None and saved:
-            return float(json.loads(saved)["threshold"]), "calibrated on this gallery"
+            entry = json.loads(saved)
+            then, now = int(entry.get("gallery_faces") or 0), len(self)
+            if then and not then / 2 <= now <= then * 2:  # a stranger's chances grow with the gallery
+                log.warning("%s: the saved threshold was calibrated at %d faces and the gallery holds %d; "
+                            "run `faceprint calibrate --gallery` again", self.path, then, now)
+                return float(entry["threshold"]), f"calibrated on this gallery at {then} faces (now {now}: stale)"
+            return float(entry["threshold"]), "calibrated on this gallery"
         faces, fpir = max(len(self), 1), fpir or ident.DEFAULT_FPIR
         return ident.default_threshold(self.model, faces, fpir), f"default for {faces} faces at FPIR {fpir:g}"
 
