@@ -235,3 +235,36 @@ def test_bad_files_get_the_errors_embed_many_gives(lfw, tmp_path, monkeypatch):
     index_photos(files, tmp_path / "out", workers=1, files_per_task=2)
     got = {r["path"]: r["error"] for r in read_index(tmp_path / "out").to_pylist()}
     assert got == expected
+
+
+def test_a_local_ray_that_does_not_come_up_is_tried_again_and_its_processes_killed(monkeypatch):
+    """Ray gives its raylet a fixed 30 s to register (CI once missed it on 2 busy cores): the
+    failed try's processes are killed and Ray is started again; after the last try, one line."""
+    import ray
+
+    from faceprint.errors import FaceprintError
+    from faceprint.scale import ray_index
+
+    left_behind: list[subprocess.Popen] = []
+    calls = []
+
+    def slow_node(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 1:  # a raylet that never registered, as Ray leaves it
+            left_behind.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"]))
+            raise Exception("The current node timed out during startup. This could happen because ...")
+
+    monkeypatch.setattr(ray, "init", slow_node)
+    ray_index._start_local_ray(2)
+    assert len(calls) == 2 and calls[1]["_node_ip_address"] == "127.0.0.1"
+    import psutil
+
+    assert not psutil.pid_exists(left_behind[0].pid)  # killed and reaped, not left running for 120 s
+
+    def never(**kwargs):
+        raise Exception("The current node timed out during startup.\nmore detail")
+
+    monkeypatch.setattr(ray, "init", never)
+    with pytest.raises(FaceprintError, match=r"^Ray did not start on this machine in 2 tries \(The current node "
+                                             r"timed out during startup.\); see /tmp/ray"):
+        ray_index._start_local_ray(2, attempts=2)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _DONE_CACHE: dict[str, frozenset[str]] = {}
+LOCAL_START_ATTEMPTS = 3
 
 
 def require_ray() -> None:
@@ -60,10 +61,63 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> dict[s
             raise BadInput(f"cannot join the Ray cluster at {address} ({first}): check the address "
                            "(ray://HEAD:10001 or HEAD:6379) and that the cluster is up") from None
         return {"ray": address, "cpus": ray.cluster_resources().get("CPU", 0), "started": True}
-    # the default picks a non-loopback address; a local index needs no traffic beyond loopback
-    ray.init(num_cpus=num_cpus or os.cpu_count() or 1, _node_ip_address="127.0.0.1", include_dashboard=False,
-             logging_level=logging.WARNING)
+    _start_local_ray(num_cpus or os.cpu_count() or 1)
     return {"ray": "local", "cpus": ray.cluster_resources().get("CPU", 0), "started": True}
+
+
+def _start_local_ray(num_cpus: int, attempts: int = LOCAL_START_ATTEMPTS) -> None:
+    """``ray.init`` on this machine, tried again when the node does not come up: Ray gives its
+    raylet a fixed 30 s to register, which a loaded machine can miss. The processes a failed try
+    started are killed before the next (Ray leaves them running otherwise).
+
+    Raises:
+        FaceprintError: Ray did not start in ``attempts`` tries.
+    """
+    import ray
+
+    for attempt in range(1, attempts + 1):
+        before = _child_pids()
+        try:
+            # the default picks a non-loopback address; a local index needs no traffic beyond loopback
+            ray.init(num_cpus=num_cpus, _node_ip_address="127.0.0.1", include_dashboard=False,
+                     logging_level=logging.WARNING)
+            return
+        except Exception as exc:  # Ray raises a bare Exception when its node times out during startup
+            ray.shutdown()
+            _kill(_child_pids() - before)
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            if attempt == attempts:
+                raise FaceprintError(f"Ray did not start on this machine in {attempts} tries ({first}); "
+                                     "see /tmp/ray/session_latest/logs, or pass --address to use a running "
+                                     "cluster") from exc
+            log.warning("Ray did not start (%s); trying again (%d of %d)", first, attempt + 1, attempts)
+
+
+def _child_pids() -> set[int]:
+    """The processes this one started (and theirs); empty where psutil is not importable (Ray
+    ships its own copy, found once Ray is imported)."""
+    try:
+        import psutil
+    except ImportError:
+        return set()
+    return {child.pid for child in psutil.Process().children(recursive=True)}
+
+
+def _kill(pids: set[int]) -> None:
+    """SIGKILL these processes (a failed Ray start's GCS, raylet and helpers), and wait for them."""
+    if not pids:
+        return
+    import psutil
+
+    processes = []
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            process.kill()
+            processes.append(process)
+        except psutil.Error:
+            pass
+    psutil.wait_procs(processes, timeout=10)
 
 
 def _done_set(ref: Any) -> frozenset[str]:
