@@ -194,7 +194,9 @@ def test_milvus_uris_and_failures(tmp_path: Path) -> None:
             with pytest.raises(GalleryError, match="needs pymilvus"):
                 Gallery("milvus://127.0.0.1:9/nowhere")
         pytest.skip("pymilvus/milvus-lite not installed")
-    with pytest.raises(GalleryError, match="cannot reach Milvus"):
+    from faceprint.errors import GalleryUnavailable
+
+    with pytest.raises(GalleryUnavailable, match="cannot reach Milvus"):  # the service answers 503
         Gallery("milvus://127.0.0.1:9/nowhere")
     with pytest.raises(GalleryError, match="no gallery here"):
         Gallery(uri("milvus-lite", tmp_path, "absent"), create=False)

@@ -239,3 +239,30 @@ def test_other_gallery_errors_are_not_reported_as_a_taken_name(env, monkeypatch)
     answer = c.post("/v1/subjects", json={"name": "Lovelace"}, headers=a)
     assert answer.json()["error"]["code"] != "subject_exists", answer.text
     assert json.loads(answer.text)["error"]["message"] == "the store failed"
+
+
+def test_enrol_of_only_unreadable_photos_is_a_400_and_faceless_ones_a_422(env, astronaut):
+    """Uploads that are not images are the client's bad input (400), like one unreadable photo
+    anywhere else; when any of them is a readable photo without a face, the answer stays 422."""
+    import io
+
+    from PIL import Image
+
+    c, a = env["client"], env["admin"]
+    truncated = astronaut.read_bytes()[:500]
+    files = [("images", ("notes.jpg", b"this is not a photo")), ("images", ("cut.png", truncated))]
+    answer = c.post("/v1/subjects/Nobody Readable/faces", files=files, headers=a)
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "bad_image", answer.text
+    assert "notes.jpg" in answer.json()["error"]["message"] and "cut.png" in answer.json()["error"]["message"]
+    wall = io.BytesIO()
+    Image.new("RGB", (160, 120), (200, 200, 200)).save(wall, "JPEG")
+    mixed = c.post("/v1/subjects/Nobody Readable/faces", files=[*files, ("images", ("wall.jpg", wall.getvalue()))],
+                   headers=a)
+    assert mixed.status_code == 422 and mixed.json()["error"]["code"] == "no_face", mixed.text
+    assert c.get("/v1/subjects/Nobody Readable", headers=env["reader"]).status_code == 404
+
+
+def test_an_unreachable_gallery_server_is_a_503_not_a_conflict():
+    assert status_of(fe.GalleryUnavailable("milvus://db:19530/team: cannot reach Milvus")) == (503, "gallery_unavailable")
+    assert status_of(fe.GalleryError("subject exists")) == (409, "gallery")
+    assert issubclass(fe.GalleryUnavailable, fe.GalleryError)  # the CLI's one-line gallery errors still catch it

@@ -57,5 +57,9 @@ class UnknownFace(GalleryError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class GalleryUnavailable(GalleryError):
+    """The gallery's server (Milvus) cannot be reached or failed: try again later, not another request."""
+
+
 class GalleryMismatch(GalleryError):
     """The gallery holds vectors of another model or pipeline setting than the one asked for."""

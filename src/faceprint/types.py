@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+NO_FACE_FOUND = "no face found"  # ImageFaces.problem of a readable photo without a face
+
 
 @dataclass(frozen=True)
 class Box:
@@ -152,10 +154,10 @@ class ImageFaces:
 
     @property
     def problem(self) -> str | None:
-        """The error, ``"no face found"``, or None."""
+        """The error, ``NO_FACE_FOUND``, or None."""
         if self.error is not None:
             return self.error
-        return None if self.faces else "no face found"
+        return None if self.faces else NO_FACE_FOUND
 
     def nearest_center(self) -> Embedding:
         """The face whose box centre is nearest the image centre (raises IndexError if none)."""

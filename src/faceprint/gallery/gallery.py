@@ -27,7 +27,7 @@ from faceprint.gallery.types import (Candidate, CheckReport, EnrolReport, FaceRe
                                      Subject)
 from faceprint.images import ImageSource, is_image_path
 from faceprint.progress import progress_callbacks
-from faceprint.types import Detection
+from faceprint.types import NO_FACE_FOUND, Detection
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +314,7 @@ class Gallery:
                     if result.signature and result.signature != self.signature:
                         raise GalleryMismatch(f"embedded with {result.signature}, gallery holds {self.signature}")
                     if not result.ok:
-                        problems[label] = result.problem or "no face found"
+                        problems[label] = result.problem or NO_FACE_FOUND
                         continue
                     face = result.nearest_center() if len(result.faces) > 1 else result.faces[0]
                     if len(result.faces) > 1:

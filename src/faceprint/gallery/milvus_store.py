@@ -33,7 +33,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from faceprint.errors import GalleryError, UnknownFace, UnknownSubject
+from faceprint.errors import GalleryError, GalleryUnavailable, UnknownFace, UnknownSubject
 from faceprint.gallery.index import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
 from faceprint.gallery.store import NoGallery
 from faceprint.gallery.types import FaceRecord, Subject
@@ -166,7 +166,7 @@ class MilvusStore:
         except Exception as exc:  # pymilvus raises MilvusException / ConnectionConfigException
             hint = ("milvus-lite serves a folder to one process at a time: is another one using it? (pip install "
                     "'faceprint[milvus]' if milvus-lite is missing)") if self._lite else "is the server up and the address right?"
-            raise GalleryError(f"{uri}: cannot reach Milvus ({_message(exc)}); {hint}") from exc
+            raise GalleryUnavailable(f"{uri}: cannot reach Milvus ({_message(exc)}); {hint}") from exc
         if self._lite:
             with _lite_lock:
                 _lite_users[self._lite] = _lite_users.get(self._lite, 0) + 1
@@ -183,7 +183,7 @@ class MilvusStore:
         except (GalleryError, KeyError):
             raise
         except Exception as exc:
-            raise GalleryError(f"{self.path}: Milvus {what} failed ({_message(exc)})") from exc
+            raise GalleryUnavailable(f"{self.path}: Milvus {what} failed ({_message(exc)})") from exc
 
     def _open(self, create: bool) -> None:
         have = set(self._call("list_collections", self.client.list_collections))

@@ -16,7 +16,7 @@ from faceprint.errors import BadInput, FaceprintError
 from faceprint.images import load_image
 from faceprint.pipeline.detect import nearest_center
 from faceprint.pipeline.pipeline import Pipeline
-from faceprint.types import Embedding, ImageFaces
+from faceprint.types import NO_FACE_FOUND, Embedding, ImageFaces
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def embed_paths(
         if cache is not None and key is not None and key in cache.entries:
             vectors[path] = cache.entries[key]
             if vectors[path] is None:
-                problems[path] = "no face found"
+                problems[path] = NO_FACE_FOUND
             _tick(progress)
         else:
             todo.append(path)

@@ -24,6 +24,8 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (fe.UnknownSubject, 404, "unknown_subject"),
     (fe.UnknownFace, 404, "unknown_face"),
     (fe.GalleryMismatch, 409, "gallery_mismatch"),
+    # the gallery's Milvus server is down or failing: the request may succeed later, unchanged
+    (fe.GalleryUnavailable, 503, "gallery_unavailable"),
     (fe.GalleryError, 409, "gallery"),
     (fe.BadInput, 400, "bad_input"),
     (fe.UnknownModel, 400, "unknown_model"),

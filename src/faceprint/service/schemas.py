@@ -17,13 +17,17 @@ class ErrorBody(BaseModel):
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error answers a route can give (400, 401 and 422 on every route:
-    an unreadable body, no valid key, invalid parameters)."""
+    """OpenAPI entries for the error answers a route can give (400, 401, 422 and 503 on every
+    route: an unreadable body, no valid key, invalid parameters, the key file or the gallery's
+    server unavailable)."""
     words = {400: "Bad input (not an image, corrupt, empty, bad parameter)", 401: "No valid API key",
              403: "The key's scope may not do this", 404: "No such subject or face",
              409: "Conflicts with the gallery (name taken, other model)", 413: "Request or image too large",
-             422: "Invalid request, or no face in the photo", 503: "Busy: retry after the Retry-After header's seconds"}
-    return {s: {"model": ErrorBody, "description": words.get(s, "Error")} for s in sorted({400, 401, 422, *statuses})}
+             422: "Invalid request, or no face in the photo",
+             503: "Busy (retry after the Retry-After header's seconds), or the server's models, key file or "
+                  "gallery server unavailable"}
+    return {s: {"model": ErrorBody, "description": words.get(s, "Error")}
+            for s in sorted({400, 401, 422, 503, *statuses})}
 
 
 class Face(BaseModel):

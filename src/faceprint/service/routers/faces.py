@@ -8,7 +8,8 @@ from typing import Optional
 from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from faceprint.errors import BadInput, NoFace
+from faceprint.errors import BadImage, BadInput, NoFace
+from faceprint.types import NO_FACE_FOUND
 from faceprint.service.app import Service, read_upload
 from faceprint.service.deps import admin, recognise, service
 from faceprint.service.schemas import EnrolResponse, FaceDeleted, FaceList, clean_name, errors
@@ -24,7 +25,8 @@ async def enrol(name: str = Path(..., min_length=1, max_length=200),
                 svc: Service = Depends(service)) -> dict:
     """Enrol photos of one person: the face nearest the centre of each photo. Photos already in the
     gallery are skipped; photos that cannot be read or show no face are listed in ``problems``
-    and the rest goes in. When no photo could be enrolled the answer is 422 with the reasons.
+    and the rest goes in. When no photo could be enrolled the answer gives the reasons: 400 when
+    none could be read as an image, else 422.
     A 201 means the faces are committed to the gallery file."""
     try:
         name = clean_name(name)
@@ -41,6 +43,8 @@ async def enrol(name: str = Path(..., min_length=1, max_length=200),
     problems, notes = report.problems, report.notes
     if report.added == 0 and report.skipped_duplicates == 0:
         detail = "; ".join(f"{k}: {v}" for k, v in problems.items()) or "nothing to enrol"
+        if problems and NO_FACE_FOUND not in problems.values():  # every upload unreadable: the client's input
+            raise BadImage(f"no photo could be read to enrol into {name!r}: {detail}")
         raise NoFace(f"no photo could be enrolled into {name!r}: {detail}")
     subject = await run_in_threadpool(gallery.subject, name)
     return {"subject": subject.to_dict(), "added": report.added, "skipped_duplicates": report.skipped_duplicates,
