@@ -57,7 +57,7 @@ def test_parts_resume_and_a_damaged_part_is_set_aside(tmp_path, caplog: pytest.L
     second = _photo("b.jpg", 10, 125)
     folder.write_part(rows_table(result_rows("a.jpg", first, first.sha256, None, "dlib", SIG)))
     damaged = folder.write_part(rows_table(result_rows("b.jpg", second, second.sha256, None, "dlib", SIG)))
-    assert folder.done() == ({"sha-a.jpg", "sha-b.jpg"}, 2)
+    assert folder.done() == ({"sha-a.jpg": {"a.jpg"}, "sha-b.jpg": {"b.jpg"}}, 2)
     (folder.parts / "part-x.tmp").write_bytes(b"a part being written when the run was killed")
 
     damaged.write_bytes(damaged.read_bytes()[:100])  # cut short
@@ -66,7 +66,7 @@ def test_parts_resume_and_a_damaged_part_is_set_aside(tmp_path, caplog: pytest.L
     assert not list(again.parts.glob("*.tmp"))
     with caplog.at_level("WARNING"):
         done, parts = again.done()
-    assert (done, parts) == ({"sha-a.jpg"}, 1)  # b.jpg will be indexed again
+    assert (done, parts) == ({"sha-a.jpg": {"a.jpg"}}, 1)  # b.jpg will be indexed again
     assert damaged.with_suffix(".bad").exists() and not damaged.exists() and "setting aside" in caplog.text
     assert read_index(tmp_path / "index")["path"].to_pylist() == ["a.jpg"]
 
@@ -77,3 +77,21 @@ def test_a_folder_of_another_pipeline_is_refused(tmp_path) -> None:
         IndexFolder(tmp_path / "index").open("dlib", "dlib:other", {"flip": False})
     with pytest.raises(BadInput, match="not an index folder"):
         read_index(tmp_path / "nowhere")
+
+
+def test_a_copy_gets_the_indexed_rows_under_its_own_path(tmp_path) -> None:
+    """Same bytes at a new path: the rows of the indexed photo (every face, or its error), renamed."""
+    folder = IndexFolder(tmp_path / "index")
+    folder.open("dlib", SIG, {"flip": True})
+    two = _photo("two.jpg", 10, 125)
+    folder.write_part(rows_table(result_rows("two.jpg", two, two.sha256, None, "dlib", SIG)))
+    bad = ImageFaces("bad.jpg", error="the file is empty")
+    folder.write_part(rows_table(result_rows("bad.jpg", bad, "sha-bad", None, "dlib", SIG)))
+    folder.write_part(rows_table(result_rows("z/two.jpg", two, two.sha256, None, "dlib", SIG)))  # a copy indexed already
+    assert folder.done()[0] == {"sha-two.jpg": {"two.jpg", "z/two.jpg"}, "sha-bad": {"bad.jpg"}}
+
+    copied = folder.copied_rows({"new/two.jpg": "sha-two.jpg", "new/bad.jpg": "sha-bad"}).to_pylist()
+    assert [(r["path"], r["face"]) for r in copied] == [("new/two.jpg", 0), ("new/two.jpg", 1), ("new/bad.jpg", -1)]
+    original = [r for r in folder.read().to_pylist() if r["path"] == "two.jpg"]
+    assert [{**r, "path": "two.jpg"} for r in copied[:2]] == original  # one source photo's rows, not both copies'
+    assert copied[2]["error"] == "the file is empty" and copied[2]["sha256"] == "sha-bad"

@@ -129,6 +129,7 @@ def test_index_refuses_another_pipeline_and_reruns_as_a_no_op(photo_folder, tmp_
 
     import faceprint
     from faceprint.errors import BadInput
+    from faceprint.scale.parquet_io import read_index
     from faceprint.scale.ray_index import index_photos
 
     files = sorted(photo_folder.glob("A*/*.jpg"))[:12]
@@ -143,6 +144,15 @@ def test_index_refuses_another_pipeline_and_reruns_as_a_no_op(photo_folder, tmp_
         again = index_photos(files, out, files_per_task=4, gallery=str(gallery), names_root=photo_folder)
         assert again["photos_done_before"] == len(files) and again["photos_indexed"] == 0 and again["parts"] == 0
         assert again["gallery_added"] == 0
+        # a copy of an indexed photo at a new path: that photo's rows under its own path, not embedded again
+        copy = tmp_path / "copies" / files[0].name
+        copy.parent.mkdir()
+        shutil.copy(files[0], copy)
+        third = index_photos([*files, copy], out, files_per_task=4)
+        assert (third["photos_same_content"], third["photos_indexed"], third["photos_done_before"]) == (1, 1, len(files))
+        rows = read_index(out).to_pylist()
+        of = lambda path: [{k: v for k, v in r.items() if k != "path"} for r in rows if r["path"] == str(path)]  # noqa: E731
+        assert of(copy) and of(copy) == of(files[0])
         with pytest.raises(BadInput, match="another --out folder"):
             index_photos(files, out, flip=False)
     finally:

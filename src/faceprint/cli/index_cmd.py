@@ -29,8 +29,8 @@ def index(
 
     One Parquet row per face (path, content sha256, box, landmarks, score, model, signature,
     vector), one per photo without a face, one per bad file with its error. Run it again to go on
-    where it stopped: photos already indexed (by content) are skipped. Prints a summary (photos,
-    faces, errors, photos/s).
+    where it stopped: photos already indexed (by content) are not embedded again (a copy at a
+    new path gets the indexed photo's rows). Prints a summary (photos, faces, errors, photos/s).
 
     Needs pip install 'faceprint\\[scale]'. On a cluster, PHOTOS must be readable at the same
     path on every node (see docs/scale.md).

@@ -124,24 +124,46 @@ class IndexFolder:
     def part_files(self) -> list[Path]:
         return sorted(self.parts.glob("part-*.parquet"))
 
-    def done(self) -> tuple[set[str], int]:
-        """Content hashes already indexed (faces, faceless photos and bad files alike), and the
-        number of finished parts. An unreadable part (cut short by a crash outside the atomic
-        rename, or damaged since) is set aside and its photos are done again."""
+    def done(self) -> tuple[dict[str, set[str]], int]:
+        """What is indexed already: content hash -> the paths indexed with it (faces, faceless
+        photos and bad files alike), and the number of finished parts. An unreadable part (cut
+        short by a crash outside the atomic rename, or damaged since) is set aside and its photos
+        are done again."""
         import pyarrow.parquet as pq
 
-        hashes: set[str] = set()
+        indexed: dict[str, set[str]] = {}
         parts = 0
         for part in self.part_files():
             try:
-                column = pq.read_table(part, columns=["sha256"]).column("sha256")
+                table = pq.read_table(part, columns=["sha256", "path"])
             except Exception as exc:  # noqa: BLE001 (pyarrow raises several kinds for a damaged file)
                 log.warning("setting aside unreadable part %s (%s); its photos will be indexed again", part, exc)
                 part.rename(part.with_suffix(".bad"))
                 continue
-            hashes.update(h for h in column.to_pylist() if h is not None)
+            for sha, path in zip(table.column("sha256").to_pylist(), table.column("path").to_pylist()):
+                if sha is not None:
+                    indexed.setdefault(sha, set()).add(path)
             parts += 1
-        return hashes, parts
+        return indexed, parts
+
+    def copied_rows(self, copies: dict[str, str]) -> "pa.Table":
+        """Rows for photos whose content is indexed already under another path (``copies``: new
+        path -> content hash): the rows of one indexed path with that content (the first by
+        name), under the new path. The same bytes give the same rows, so nothing is embedded again."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        wanted = sorted(set(copies.values()))
+        found = [pq.read_table(part, filters=[("sha256", "in", wanted)]) for part in self.part_files()]
+        rows = pa.concat_tables(found).to_pylist() if found else []
+        source: dict[str, str] = {}
+        for row in rows:
+            source[row["sha256"]] = min(source.get(row["sha256"], row["path"]), row["path"])
+        by_hash: dict[str, list[dict[str, Any]]] = {}
+        for row in sorted(rows, key=lambda r: r["face"]):
+            if row["path"] == source[row["sha256"]]:
+                by_hash.setdefault(row["sha256"], []).append(row)
+        return rows_table({**row, "path": path} for path, sha in copies.items() for row in by_hash.get(sha, ()))
 
     def write_part(self, table: "pa.Table") -> Path | None:
         """Write ``table`` as one new part, whole or not at all (tmp file, fsync, rename)."""

@@ -2,8 +2,9 @@
 detect, align and embed (an actor pool: models load once per actor, faces embed in batches) ->
 Parquet parts written by the driver as batches arrive -> optionally a gallery.
 
-Resumable: a photo whose content hash is in a finished part is not read twice; bad files are
-recorded with their error (and not retried while their content is unchanged). The vectors are
+Resumable: a photo whose content hash is in a finished part is not decoded again; bad files are
+recorded with their error (and not retried while their content is unchanged). A copy of an
+indexed photo at a new path gets the indexed rows under its own path (``photos_same_content``). The vectors are
 the single-process path's (``embed_many``): the actor runs the same code on the same bytes.
 """
 
@@ -244,6 +245,7 @@ def index_photos(
     if workers is not None and workers < 1:
         raise BadInput(f"workers must be at least 1, not {workers}")
     require_ray()
+    import pyarrow as pa
     import ray
 
     from faceprint import settings
@@ -268,7 +270,7 @@ def index_photos(
     signature = pipeline.signature()
     folder = IndexFolder(out)
     folder.open(model, signature, asdict(config))
-    done, parts_before = folder.done()
+    indexed, parts_before = folder.done()
     target = None
     info: dict[str, Any] = {"started": False}
     try:
@@ -291,7 +293,7 @@ def index_photos(
         context = DataContext.get_current()
         context.enable_progress_bars = False  # the driver shows its own progress, per photo
         logging.getLogger("ray.data").setLevel(logging.WARNING)
-        done_ref = ray.put(frozenset(done))
+        done_ref = ray.put(frozenset(indexed))
         dataset = (
             ray.data.from_items([{"path": f} for f in files],
                                 override_num_blocks=max(1, -(-len(files) // files_per_task)))
@@ -302,16 +304,22 @@ def index_photos(
                          fn_constructor_kwargs={"config": config, "batch_size": batch_size, "threads": threads,
                                                 "max_pixels": settings.max_pixels()})
         )
-        counts = {"photos_done_before": 0, "photos_indexed": 0, "faces": 0, "no_face": 0, "errors": 0, "parts": 0,
-                  "gallery_added": 0}
+        counts = {"photos_done_before": 0, "photos_indexed": 0, "photos_same_content": 0, "faces": 0, "no_face": 0,
+                  "errors": 0, "parts": 0, "gallery_added": 0}
+        copies: dict[str, str] = {}  # new path -> content hash indexed already under another path
         finished = 0
         if progress is not None:
             progress(0, len(files))
         try:
             for table in dataset.iter_batches(batch_format="pyarrow", batch_size=None, prefetch_batches=1):
-                finished = _write(table, folder, counts, target, root, signature, finished)
+                finished = _write(table, folder, counts, target, root, signature, finished, indexed, copies)
                 if progress is not None:
                     progress(finished, len(files))
+            if copies:  # a copy of an indexed photo gets that photo's rows under its own path
+                counts["photos_same_content"] = len(copies)
+                same = folder.copied_rows(copies)
+                _write(same.append_column("done", pa.array([False] * same.num_rows)), folder, counts, target, root,
+                       signature, finished, indexed, {})
         except ray.exceptions.RayError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
             raise FaceprintError(f"indexing stopped ({first}); the {counts['parts']} part(s) written are kept: "
@@ -329,12 +337,17 @@ def index_photos(
 
 
 def _write(table: "pa.Table", folder: IndexFolder, counts: dict[str, int], target: Any, root: Path | None,
-           signature: str, finished: int) -> int:
+           signature: str, finished: int, indexed: dict[str, set[str]], copies: dict[str, str]) -> int:
     """One batch from the actors: the new rows as a part, counted (and upserted); returns the
-    number of photos finished so far."""
-    skipped_paths = set(table.filter(table["done"])["path"].to_pylist())
+    number of photos finished so far. A skipped photo (its content is indexed) whose path is not
+    in the index yet goes in ``copies``, to get the indexed rows under its path."""
+    skipped = table.filter(table["done"]).select(["path", "sha256"]).to_pylist()
+    skipped_paths = {r["path"] for r in skipped}
     new = table.filter(_not(table["done"])).drop_columns(["done"])
-    counts["photos_done_before"] += len(skipped_paths)
+    for row in skipped:
+        if row["path"] not in indexed.get(row["sha256"], ()):
+            copies[row["path"]] = row["sha256"]
+    counts["photos_done_before"] += len(skipped_paths - copies.keys())
     if folder.write_part(new) is not None:
         counts["parts"] += 1
     photos_new = set(new["path"].to_pylist())
