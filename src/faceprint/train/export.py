@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from faceprint.train.backbones.factory import create_backbone
+from faceprint.train.checkpoint import read_checkpoint
 
 
 class _PixelsNHWC(nn.Module):
@@ -27,7 +28,7 @@ class _PixelsNHWC(nn.Module):
 def load_checkpoint(path: Path) -> tuple[nn.Module, dict[str, Any]]:
     """The checkpoint's backbone as a float32 module on the CPU (whichever device trained it:
     tensors are mapped to the CPU as they load), in eval mode, and the checkpoint's state."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = read_checkpoint(path)
     cfg, info = state["config"], state["info"]
     model, _ = create_backbone(cfg["backbone"], info["input_size"], info["channels"], info["embedding_dim"],
                                width=cfg.get("width", 1.0))

@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from faceprint.errors import BadInput
 from faceprint.eval import metrics
 from faceprint.train.backbones.factory import chip_kind, create_backbone
+from faceprint.train.checkpoint import read_checkpoint
 from faceprint.train.config import TrainConfig
 from faceprint.train.data import (Augment, AugmentedBatches, augment_batch, load_folder, relabel,
                                   single_threaded_opencv, split)
@@ -188,7 +189,7 @@ class Trainer:
 
     def resume(self, checkpoint: Path) -> None:
         """Continue from ``checkpoint`` on this run's device, whichever device wrote it."""
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        state = read_checkpoint(checkpoint)
         self.model.load_state_dict(state["model"])
         if self.head is not None and state["head"] is not None:
             self.head.load_state_dict(state["head"])
