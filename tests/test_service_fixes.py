@@ -197,7 +197,7 @@ def test_a_name_with_a_slash_made_by_the_cli_is_reachable(env):
     assert shown.json()["name"] == "AC/DC"
     renamed = c.patch("/v1/subjects/AC%2FDC", json={"name": "AC/DC band"}, headers=a)
     assert renamed.status_code == 200 and renamed.json()["name"] == "AC/DC band"
-    assert c.post("/v1/subjects", json={"name": "a\\b\tc"}, headers=a).status_code == 201
+    assert c.post("/v1/subjects", json={"name": "a\\b c"}, headers=a).status_code == 201
     deleted = c.delete("/v1/subjects/AC%2FDC band", headers=a)
     assert deleted.status_code == 200 and deleted.json()["deleted"] == "AC/DC band"
     assert c.get("/v1/subjects/AC%2FDC band", headers=r).status_code == 404

@@ -35,6 +35,7 @@ import numpy as np
 
 from faceprint.errors import GalleryError, GalleryUnavailable, UnknownFace, UnknownSubject
 from faceprint.gallery.index import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
+from faceprint.gallery.names import check_metadata, check_name
 from faceprint.gallery.store import NoGallery
 from faceprint.gallery.types import FaceRecord, Subject
 
@@ -114,12 +115,6 @@ def _now() -> str:
 def _quote(text: str) -> str:
     """A string literal for a Milvus filter expression (double quotes, backslash escapes)."""
     return json.dumps(str(text), ensure_ascii=False)
-
-
-def _check_name(name: str) -> str:
-    from faceprint.gallery.store import _check_name as check
-
-    return check(name)
 
 
 class MilvusStore:
@@ -346,12 +341,12 @@ class MilvusStore:
                        created=row["created"], faces=faces)
 
     def add_subject(self, name: str, metadata: dict | None = None) -> Subject:
-        name = _check_name(name)
+        name, metadata = check_name(name), check_metadata(metadata)
         with self.lock:
             if self._query("subjects", f"name == {_quote(name)}", ["id"]):
                 raise GalleryError(f"subject {name!r} exists already in {self.path}; enrol more photos into it instead")
             sid = self._take_ids("next_subject_id", 1)
-            self._insert_subject(sid, name, metadata or {})
+            self._insert_subject(sid, name, metadata)
             return self._subject(self._subject_row(name), 0)
 
     def _insert_subject(self, sid: int, name: str, metadata: dict, created: str | None = None) -> None:
@@ -374,7 +369,7 @@ class MilvusStore:
             return self._subject(row, self._face_count(row["id"]))
 
     def rename(self, name: str, new_name: str) -> Subject:
-        new_name = _check_name(new_name)
+        new_name = check_name(new_name)
         with self.lock:
             row = self._subject_row(name)
             if new_name != name and self._query("subjects", f"name == {_quote(new_name)}", ["id"]):
@@ -419,7 +414,7 @@ class MilvusStore:
             names = list(dict.fromkeys(name for name, _ in batch))
             for row in self._in("subjects", "name", names, ["id", "name"]):
                 sids[row["name"]] = int(row["id"])
-            new_names = [_check_name(n) for n in names if n not in sids]
+            new_names = [check_name(n) for n in names if n not in sids]
             out: list[int | None] = []
             rows = []
             fresh = [i for i, (_, face) in enumerate(batch) if face.sha256 not in known]

@@ -20,6 +20,7 @@ from typing import Any, Iterator, Protocol, Sequence
 import numpy as np
 
 from faceprint.errors import GalleryError, UnknownFace, UnknownSubject
+from faceprint.gallery.names import check_metadata, check_name
 from faceprint.gallery.types import FaceRecord, Subject
 
 log = logging.getLogger(__name__)
@@ -222,11 +223,11 @@ class SqliteStore:
         return Subject(id=row[0], name=row[1], metadata=json.loads(row[2] or "{}"), created=row[3], faces=row[4])
 
     def add_subject(self, name: str, metadata: dict | None = None) -> Subject:
-        name = _check_name(name)
+        name, metadata = check_name(name), check_metadata(metadata)
         with self._write():
             try:
                 self.db.execute("INSERT INTO subjects(name, metadata, created) VALUES (?, ?, ?)",
-                                (name, json.dumps(metadata or {}), _now()))
+                                (name, json.dumps(metadata), _now()))
             except sqlite3.IntegrityError:
                 raise GalleryError(f"subject {name!r} exists already in {self.path}; enrol more photos into it instead") from None
             return self._subject(self._subject_row(name))
@@ -242,7 +243,7 @@ class SqliteStore:
             return self._subject(self._subject_row(name))
 
     def rename(self, name: str, new_name: str) -> Subject:
-        new_name = _check_name(new_name)
+        new_name = check_name(new_name)
         with self._write():
             self._subject_row(name)
             try:
@@ -276,7 +277,7 @@ class SqliteStore:
                     row = self.db.execute("SELECT id FROM subjects WHERE name=?", (name,)).fetchone()
                     if row is None:
                         cur = self.db.execute("INSERT INTO subjects(name, metadata, created) VALUES (?, '{}', ?)",
-                                              (_check_name(name), _now()))
+                                              (check_name(name), _now()))
                         sids[name] = int(cur.lastrowid)
                     else:
                         sids[name] = int(row[0])
@@ -398,13 +399,6 @@ def _unpack(rows: list) -> tuple[np.ndarray, np.ndarray]:
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
     return ids, vectors
-
-
-def _check_name(name: str) -> str:
-    name = str(name).strip()
-    if not name or name.lower() == "unknown" or "\n" in name:
-        raise GalleryError(f"{name!r} cannot be a subject name (empty, 'unknown' or with a line break); choose another")
-    return name
 
 
 class _Transaction:

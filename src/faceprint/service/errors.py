@@ -43,6 +43,35 @@ PRIVATE = {
 }
 
 
+# faceprint's messages are written for the CLI: their hints point HTTP clients to the routes instead,
+# and drop what only the server's operator can do
+CLI_HINTS = {
+    "`faceprint gallery list` shows who is there": "GET /v1/subjects lists who is there",
+    "`faceprint gallery show NAME` lists ids": "GET /v1/faces lists the face ids",
+    " (raise it with FACEPRINT_MAX_PIXELS if the image is genuine)": "",  # the operator's setting
+}
+
+
+def for_client(message: str, gallery_paths: list[str]) -> str:
+    """A faceprint error's message as a client may see it: the server's gallery file (or server
+    address) is called "the gallery", and CLI hints name the HTTP routes."""
+    for path in sorted({p for p in gallery_paths if p and p != "."}, key=len, reverse=True):
+        message = message.replace(path, "the gallery")
+    for cli, http in CLI_HINTS.items():
+        message = message.replace(cli, http)
+    return message
+
+
+def _gallery_paths(request) -> list[str]:
+    """The strings that name the gallery of the service answering ``request`` (its file, its
+    store's path or URI)."""
+    svc = getattr(request.app.state, "service", None)
+    if svc is None:
+        return []
+    gallery = getattr(svc, "gallery", None)
+    return [str(svc.config.gallery), str(getattr(gallery, "path", "") or "")]
+
+
 class ServiceError(Exception):
     """An error the service raises itself, with its status, code and headers."""
 
@@ -98,10 +127,12 @@ def install(app) -> None:
     @app.exception_handler(fe.FaceprintError)
     async def _faceprint(request: Request, exc: fe.FaceprintError) -> JSONResponse:
         status, code = status_of(exc)
-        message = str(exc)
         if code in PRIVATE:
-            log.error("%s %s failed: %s", request.method, request.url.path, message)
-            message = PRIVATE[code]
+            log.error("%s %s failed: %s", request.method, request.url.path, exc)
+            return JSONResponse(body(code, PRIVATE[code]), status)
+        message = for_client(str(exc), _gallery_paths(request))
+        if code == "image_too_large":
+            message += "; send a smaller photo (scale it down)"
         return JSONResponse(body(code, message), status)
 
     @app.exception_handler(Busy)
@@ -131,4 +162,4 @@ def install(app) -> None:
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return JSONResponse(body("internal", "an unexpected error on the server (a bug); it has been logged"), 500)
+        return JSONResponse(body("server_error", PRIVATE["server_error"]), 500)

@@ -6,6 +6,9 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, Field, field_validator
 
+from faceprint.errors import GalleryError
+from faceprint.gallery.names import METADATA_MAX_BYTES, METADATA_MAX_DEPTH, check_metadata, check_name
+
 
 class ErrorDetail(BaseModel):
     code: str = Field(description="A stable word for the kind of error, e.g. no_face, bad_image, unauthorised.")
@@ -89,27 +92,46 @@ class IdentifyResponse(BaseModel):
     faces: list[IdentifiedFace]
 
 
-def clean_name(value: str) -> str:
-    """A subject name as given, trimmed; ValueError for one the gallery refuses (the same rules as
-    ``faceprint gallery``, so every name made there can be used here too)."""
+def clean_name(value: str, new: bool = True) -> str:
+    """A subject name as given, trimmed; ValueError for one the gallery refuses. ``new``: a name
+    about to be made, held to the gallery's rules (``gallery.names.check_name``); an existing
+    subject's name is used as it is, so a name the gallery stored before a rule existed stays
+    reachable."""
     value = value.strip()
     if not value:
         raise ValueError("a name cannot be empty")
-    if value.lower() == "unknown":
-        raise ValueError("'unknown' is what identify says for strangers; choose another name")
-    if "\n" in value:
-        raise ValueError("a name cannot hold a line break")
-    return value
+    if not new:
+        return value
+    try:
+        return check_name(value)
+    except GalleryError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def plain_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` when the gallery accepts it as metadata (``gallery.names.check_metadata``);
+    ValueError otherwise."""
+    try:
+        return check_metadata(value)
+    except GalleryError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class SubjectCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200, examples=["Ada Lovelace"])
-    metadata: dict[str, Any] = Field(default_factory=dict, description="Anything JSON, kept with the subject.")
+    metadata: dict[str, Any] = Field(default_factory=dict, description=(
+        f"Anything JSON, kept with the subject (at most {METADATA_MAX_BYTES // 1024} KiB, nested at most "
+        f"{METADATA_MAX_DEPTH} deep)."))
 
     @field_validator("name")
     @classmethod
     def check_name(cls, value: str) -> str:
         return clean_name(value)
+
+    @field_validator("metadata")
+    @classmethod
+    def plain_json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return plain_metadata(value)
 
 
 class SubjectRename(BaseModel):

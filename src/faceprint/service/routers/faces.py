@@ -8,13 +8,37 @@ from typing import Optional
 from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from faceprint.errors import BadImage, BadInput, NoFace
+from faceprint.errors import BadImage, BadInput, NoFace, UnknownSubject
 from faceprint.types import NO_FACE_FOUND
 from faceprint.service.app import Service, read_upload
 from faceprint.service.deps import admin, recognise, service
+from faceprint.service.errors import ServiceError
 from faceprint.service.schemas import EnrolResponse, FaceDeleted, FaceList, clean_name, errors
 
 router = APIRouter(tags=["faces"])
+
+
+def _exists(gallery, name: str) -> bool:
+    try:
+        gallery.subject(name)
+    except UnknownSubject:
+        return False
+    return True
+
+
+def unique_labels(names: list[str]) -> list[str]:
+    """``names`` with repeats told apart: ``a.jpg, a.jpg`` -> ``a.jpg, a.jpg (2)`` (the enrol
+    report is keyed by them, so two uploads of one name would share, and lose, a problem)."""
+    taken: set[str] = set()
+    labels = []
+    for name in names:
+        label, n = name, 1
+        while label in taken:
+            n += 1
+            label = f"{name} ({n})"
+        taken.add(label)
+        labels.append(label)
+    return labels
 
 
 @router.post("/subjects/{name:path}/faces", response_model=EnrolResponse, status_code=201, dependencies=[admin],
@@ -29,7 +53,9 @@ async def enrol(name: str = Path(..., min_length=1, max_length=200),
     none could be read as an image, else 422.
     A 201 means the faces are committed to the gallery file."""
     try:
-        name = clean_name(name)
+        name = clean_name(name, new=False)
+        if create and not await run_in_threadpool(_exists, svc.gallery, name):
+            clean_name(name)  # a subject this request would make: the rules of a new name
     except ValueError as exc:
         raise BadInput(f"subject name {name!r}: {exc}") from None
     if len(images) > svc.config.max_files:
@@ -38,7 +64,8 @@ async def enrol(name: str = Path(..., min_length=1, max_length=200),
     gallery = svc.gallery
     if not create:
         await run_in_threadpool(gallery.subject, name)  # UnknownSubject -> 404
-    enrol = partial(gallery.enrol, labels=[job.name for job in jobs])  # problems name the uploads
+    # problems name the uploads, each once: phones call every photo image.jpg
+    enrol = partial(gallery.enrol, labels=unique_labels([job.name for job in jobs]))
     report = await svc.enrol(enrol, name, [job.data for job in jobs])
     problems, notes = report.problems, report.notes
     if report.added == 0 and report.skipped_duplicates == 0:
@@ -46,7 +73,14 @@ async def enrol(name: str = Path(..., min_length=1, max_length=200),
         if problems and NO_FACE_FOUND not in problems.values():  # every upload unreadable: the client's input
             raise BadImage(f"no photo could be read to enrol into {name!r}: {detail}")
         raise NoFace(f"no photo could be enrolled into {name!r}: {detail}")
-    subject = await run_in_threadpool(gallery.subject, name)
+    try:
+        subject = await run_in_threadpool(gallery.subject, name)
+    except UnknownSubject:
+        if report.added:  # deleted by another request since: not this request's doing
+            raise
+        # every photo is enrolled already as someone else: nothing went in, so no subject was made
+        detail = "; ".join(notes) or "every photo is in the gallery already"
+        raise ServiceError(409, "gallery", f"nothing enrolled into {name!r}: {detail}") from None
     return {"subject": subject.to_dict(), "added": report.added, "skipped_duplicates": report.skipped_duplicates,
             "problems": problems, "notes": notes}
 

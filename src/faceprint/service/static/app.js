@@ -3,6 +3,7 @@
 
 const $ = (id) => document.getElementById(id);
 const state = { key: sessionStorage.getItem("faceprint-key") || "", scope: null };
+const TIMEOUT_MS = 3 * 60 * 1000;  // longest wait for one answer (an enrol of 20 photos takes far less)
 
 // ---- talking to the API -------------------------------------------------------------------------
 class ApiError extends Error {
@@ -21,17 +22,28 @@ async function api(method, path, body) {
     headers["Content-Type"] = "application/json";
     payload = JSON.stringify(body);
   }
+  // a request the server never answers must not leave its button busy for good
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
   let response;
-  try {
-    response = await fetch(path, { method, headers, body: payload });
-  } catch (err) {
-    throw new ApiError(0, "network", "Cannot reach the faceprint server. Is it still running?");
-  }
   let data = null;
   try {
-    data = await response.json();
-  } catch (err) {
-    data = null;
+    try {
+      response = await fetch(path, { method, headers, body: payload, signal: controller.signal });
+    } catch (err) {
+      if (controller.signal.aborted) {
+        throw new ApiError(0, "timeout", `The server did not answer within ${TIMEOUT_MS / 60000} minutes; ` +
+          "try again later, or with fewer or smaller photos.");
+      }
+      throw new ApiError(0, "network", "Cannot reach the faceprint server. Is it still running?");
+    }
+    try {
+      data = await response.json();
+    } catch (err) {
+      data = null;
+    }
+  } finally {
+    clearTimeout(timer);
   }
   if (!response.ok) {
     throw new ApiError(response.status, data?.error?.code || "http", describe(response, data));
@@ -47,6 +59,8 @@ function describe(response, data) {
     case 403: return "This key is read-only (recognise scope): enrolling and deleting need an admin key.";
     case 413: return message || "The photos are too large for the server; send smaller or fewer photos.";
     case 503: {
+      // only "busy" is about load: the key file, the models or the gallery's server say what is wrong
+      if (message && data?.error?.code !== "busy") return message;
       const wait = response.headers.get("Retry-After");
       return `The server is busy; try again${wait ? ` in ${wait} s` : " shortly"}.`;
     }
@@ -154,9 +168,18 @@ function drawIdentification(file, result) {
   const img = $("identify-img");
   const photo = $("identify-photo");
   photo.querySelectorAll(".box").forEach((b) => b.remove());
-  img.src = URL.createObjectURL(file);
   const list = $("identify-faces");
   list.replaceChildren();
+  // the server reads formats a browser may not show (TIFF, PGM...): then list the faces without the photo
+  photo.hidden = false;
+  img.onerror = () => {
+    photo.hidden = true;
+    const li = document.createElement("li");
+    li.className = "note";
+    li.textContent = "This browser cannot show this photo's format; the faces found in it are listed here.";
+    list.prepend(li);
+  };
+  img.src = URL.createObjectURL(file);
   if (!result.faces.length) {
     const li = document.createElement("li");
     li.textContent = "No face found in this photo.";
@@ -204,6 +227,8 @@ $("enrol-form").addEventListener("submit", async (event) => {
   const name = $("enrol-name").value.trim();
   const files = Array.from($("enrol-files").files);
   if (!name) return show($("enrol-error"), "Enter the person's name.");
+  // a browser resolves "." and ".." out of the URL path, so such a name would reach another route
+  if (name === "." || name === "..") return show($("enrol-error"), `“${name}” cannot be a name; choose another.`);
   if (!files.length) return show($("enrol-error"), "Choose at least one photo of this person.");
   const form = new FormData();
   files.forEach((f) => form.append("images", f));
