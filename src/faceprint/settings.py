@@ -47,5 +47,21 @@ def default_gallery_path() -> Path:
 
 
 def max_pixels() -> int:
-    """Largest image (in pixels) faceprint will decode: $FACEPRINT_MAX_PIXELS or 50 Mpx."""
-    return int(os.environ.get("FACEPRINT_MAX_PIXELS", DEFAULT_MAX_PIXELS))
+    """Largest image (in pixels) faceprint will decode: $FACEPRINT_MAX_PIXELS or 50 Mpx.
+
+    Raises:
+        BadInput: the variable is not a positive whole number.
+    """
+    value = os.environ.get("FACEPRINT_MAX_PIXELS", "").strip()
+    if not value:
+        return DEFAULT_MAX_PIXELS
+    try:
+        pixels = int(value.replace("_", ""))
+    except ValueError:
+        pixels = 0
+    if pixels < 1:
+        from faceprint.errors import BadInput
+
+        raise BadInput(f"FACEPRINT_MAX_PIXELS={value!r}: give a positive whole number of pixels "
+                       f"(e.g. {DEFAULT_MAX_PIXELS}), or unset it")
+    return pixels

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from faceprint.cli.common import emit, expand_inputs, fail, friendly_errors, process_images, progress_bar, setup_logging
+from faceprint.cli.common import (check_writable, emit, exit_if_nothing_done, expand_inputs, fail, friendly_errors,
+                                  process_images, progress_bar, setup_logging)
 
 app = typer.Typer(help="Transfer learning: a classifier (SVM, logistic regression, kNN) on face embeddings.\n\n"
                   "Example: faceprint classify fit people/ --validate held_out/ && faceprint classify predict "
@@ -27,7 +28,7 @@ def fit(
                                           help="knn: fix k instead of choosing it by cross-validation."),
     model: str = typer.Option("dlib", "--model", "-m", help="Embedding model."),
     validate: Optional[Path] = typer.Option(None, "--validate", help="A second labelled folder to score on."),
-    workers: int = typer.Option(2, "--workers", help="Processes embedding in parallel."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Processes embedding in parallel."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Embed every photo (face nearest the centre) and fit the classifier; optionally score it.
@@ -58,6 +59,9 @@ def fit(
             raise BadInput("give --C (svm, logreg) or --k (knn), not both")
         if (c_value is not None and classifier == "knn") or (k_value is not None and classifier in ("svm", "logreg")):
             raise BadInput("--C goes with svm or logreg, --k with knn")
+        if c_value is not None and c_value <= 0:
+            raise BadInput(f"--C must be a positive number (e.g. 1 or 10), not {c_value:g}")
+        check_writable(output)  # before minutes of embedding, not after them
         value = c_value if c_value is not None else k_value
         vectors, labels, skipped, signature = _labelled_vectors(root, model, workers)
         clf = FaceClassifier.fit(vectors, labels, classifier, model, threshold_for(model), signature,
@@ -128,6 +132,7 @@ def predict(
 
         results, errors = process_images(files, "naming", work)
         emit(results[0] if len(files) == 1 else {"images": results, "errors": errors})
+        exit_if_nothing_done(results, errors)
 
 
 def _labelled_vectors(root: Path, model: str, workers: int):

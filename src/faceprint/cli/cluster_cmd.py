@@ -10,7 +10,8 @@ from typing import Optional
 
 import typer
 
-from faceprint.cli.common import emit, expand_inputs, fail, friendly_errors, log, progress_bar, setup_logging
+from faceprint.cli.common import (check_writable, emit, expand_inputs, fail, friendly_errors, log, progress_bar,
+                                  setup_logging)
 
 UNCLUSTERED = "unclustered"
 
@@ -57,6 +58,8 @@ def cluster(
             fail("no photos to cluster")
         if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
             fail(f"{out}: exists and is not an empty folder; choose a new one")
+        if out is not None:
+            check_writable(out, folder=True)  # before the embedding, not after it
         with ExitStack() as bars:
             bar: list = []
 
@@ -71,6 +74,8 @@ def cluster(
         if out is not None:
             report["output"] = str(_write_folders(result, out, link))
         emit(report)
+        if len(result.problems) >= len(files):
+            fail("no photo could be used (see problems): nothing to cluster")
 
 
 def _write_folders(result, out: Path, link: bool) -> Path:

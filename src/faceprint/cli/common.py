@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import os
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
 
 import typer
 
@@ -16,9 +19,20 @@ from faceprint.errors import FaceprintError
 log = logging.getLogger("faceprint.cli")
 
 
+def _finite(obj: Any) -> Any:
+    """``obj`` with NaN and infinite floats as None: JSON has no NaN/Infinity, and jq and browsers reject them."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def emit(obj: Any) -> None:
-    """Print a JSON document on stdout."""
-    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+    """Print a JSON document on stdout (strict JSON: NaN and infinities become null)."""
+    sys.stdout.write(json.dumps(_finite(obj), indent=2) + "\n")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -46,6 +60,36 @@ def friendly_errors() -> Iterator[None]:
         fail(os_error_message(exc))
     except KeyboardInterrupt:
         fail("interrupted", 130)
+
+
+def check_writable(path: Path, folder: bool = False) -> None:
+    """Fail now, before minutes of work, when ``path`` (a file, or a folder with ``folder``) cannot be written:
+    a scratch file is created and removed in its nearest existing folder; nothing else is made. Raises OSError."""
+    import errno
+
+    if not folder and path.is_dir():
+        raise OSError(errno.EISDIR, "is a folder; give a file name", str(path))
+    where = path if folder else path.parent
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    try:
+        handle, scratch = tempfile.mkstemp(dir=where, prefix=".faceprint-write-test-")
+    except OSError as exc:  # name the user's path, not the scratch file
+        raise OSError(exc.errno, f"cannot write there ({exc.strerror or exc})", str(path)) from exc
+    os.close(handle)
+    os.unlink(scratch)
+
+
+def check_rate(value: Optional[float], option: str) -> None:
+    """A rate option (--fpir, --far) must lie strictly between 0 and 1."""
+    if value is not None and not 0 < value < 1:
+        fail(f"{option} must lie strictly between 0 and 1 (e.g. 0.01), not {value:g}")
+
+
+def exit_if_nothing_done(results: list, errors: list) -> None:
+    """Exit 1 (after the JSON was printed) when every input failed: a script must see the failure."""
+    if errors and not results:
+        raise typer.Exit(1)
 
 
 def expand_inputs(inputs: list[Path]) -> list[Path]:

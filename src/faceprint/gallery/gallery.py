@@ -34,6 +34,16 @@ log = logging.getLogger(__name__)
 ENROL_BATCH = 64  # photos per transaction: a crash loses at most the batch in flight
 
 
+def _check_names(model: str | None, detector: str | None) -> None:
+    """UnknownModel for a model or detector name the registry does not know."""
+    from faceprint import registry
+
+    if model:
+        registry.embedder_spec(model)
+    if detector:
+        registry.detector_spec(detector)
+
+
 class Gallery:
     """A persistent gallery of one model's face vectors, with enrol, identify and upkeep.
 
@@ -55,6 +65,7 @@ class Gallery:
 
         self._ann_min = int(pipeline_options.pop("ann_min_faces", ANN_MIN_FACES))
         self._ann = pipeline_options.pop("ann", None)
+        _check_names(model, pipeline_options.get("detector"))  # before a new file is made for nothing
         self._store = open_store(path, create=create)
         self.path = self._store.path
         try:
@@ -390,7 +401,9 @@ class Gallery:
                             "run `faceprint calibrate --gallery` again", self.path, then, now)
                 return float(entry["threshold"]), f"calibrated on this gallery at {then} faces (now {now}: stale)"
             return float(entry["threshold"]), "calibrated on this gallery"
-        faces, fpir = max(len(self), 1), fpir or ident.DEFAULT_FPIR
+        faces, fpir = max(len(self), 1), ident.DEFAULT_FPIR if fpir is None else fpir
+        if not 0 < fpir < 1:
+            raise BadInput(f"fpir must lie strictly between 0 and 1 (e.g. 0.01), not {fpir:g}")
         return ident.default_threshold(self.model, faces, fpir), f"default for {faces} faces at FPIR {fpir:g}"
 
     def save_threshold(self, entry: dict[str, Any]) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from faceprint.errors import BadInput
+
 METRICS = ("euclidean", "cosine")
 
 
@@ -18,7 +20,7 @@ def distance(a: np.ndarray, b: np.ndarray, metric: str = "euclidean") -> np.ndar
         return np.linalg.norm(a - b, axis=-1)
     if metric == "cosine":
         return 1.0 - np.sum(a * b, axis=-1)
-    raise ValueError(f"metric must be one of {METRICS}, not {metric!r}")
+    raise BadInput(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
 
 
 def convert_threshold(euclidean_threshold: float, metric: str) -> float:
@@ -27,7 +29,7 @@ def convert_threshold(euclidean_threshold: float, metric: str) -> float:
         return euclidean_threshold
     if metric == "cosine":
         return euclidean_threshold ** 2 / 2.0
-    raise ValueError(f"metric must be one of {METRICS}, not {metric!r}")
+    raise BadInput(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
 
 
 def nearest(queries: np.ndarray, vectors: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
