@@ -266,3 +266,45 @@ def test_an_unreachable_gallery_server_is_a_503_not_a_conflict():
     assert status_of(fe.GalleryUnavailable("milvus://db:19530/team: cannot reach Milvus")) == (503, "gallery_unavailable")
     assert status_of(fe.GalleryError("subject exists")) == (409, "gallery")
     assert issubclass(fe.GalleryUnavailable, fe.GalleryError)  # the CLI's one-line gallery errors still catch it
+
+
+def test_a_bug_met_by_one_image_fails_only_its_own_job(group_photo, monkeypatch):
+    """The batch holds other clients' images: an unexpected error in one image's detection, or in
+    the batch's network call, fails that image's job and no other."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(group_photo).save(buffer, format="JPEG")
+    good = buffer.getvalue()
+    engine = Engine()
+    try:
+        engine.warm()
+        real_detect, real_embed = engine.pipeline.detect, engine.pipeline.embedder.embed_prepared
+
+        def detect(image, expect_face=False):
+            if image.shape[0] == 97:  # the poisoned image
+                raise RuntimeError("a bug in the detector")
+            return real_detect(image, expect_face=expect_face)
+
+        poisoned = io.BytesIO()
+        Image.new("RGB", (80, 97), (90, 90, 90)).save(poisoned, format="PNG")
+        monkeypatch.setattr(engine.pipeline, "detect", detect)
+        first, bad, last = engine.run([ImageJob(good, "a"), ImageJob(poisoned.getvalue(), "b"), ImageJob(good, "c")])
+        assert isinstance(bad, RuntimeError)
+        assert first.vectors.shape[0] == first.found >= 6 and np.array_equal(first.vectors, last.vectors)
+
+        calls = []
+
+        def embed(chips):  # fails on the big batch and on the second image alone
+            calls.append(len(chips))
+            if len(chips) > first.found or len(calls) == 3:
+                raise RuntimeError("a bug in the network")
+            return real_embed(chips)
+
+        monkeypatch.setattr(engine.pipeline.embedder, "embed_prepared", embed)
+        one, two = engine.run([ImageJob(good, "a"), ImageJob(good, "b")])
+        assert np.allclose(one.vectors, first.vectors, atol=1e-5) and isinstance(two, RuntimeError)
+    finally:
+        engine.close()

@@ -82,41 +82,68 @@ class Engine:
         self.ready = True
         log.info("models loaded: %s", self.pipeline.signature())
 
-    def run(self, jobs: list[ImageJob]) -> list[ImageResult | FaceprintError]:
-        """Decode, detect and (where asked) embed every image; one result or error per job."""
+    def run(self, jobs: list[ImageJob]) -> list[ImageResult | Exception]:
+        """Decode, detect and (where asked) embed every image; one result or error per job. An
+        unexpected error (a bug met by one image) fails that image's job only, not the batch's
+        other requests."""
         from faceprint.images import load_image
         from faceprint.pipeline.detect import nearest_center
         from faceprint.registry import embedder_spec
 
         pipe = self.pipeline
-        results: list[ImageResult | FaceprintError] = []
+        results: list[ImageResult | Exception] = []
         pending: list[tuple[int, object]] = []
         for index, job in enumerate(jobs):
             try:
                 image = load_image(job.data)
                 detections = list(pipe.detect(image, expect_face=job.expect_face))
+                found = len(detections)
+                if job.expect_face and found > 1:
+                    detections = [detections[nearest_center(detections, image.shape)]]
+                chips = [pipe.embedder.prepare(image, d) for d in detections] if job.embed else []
             except FaceprintError as exc:
                 results.append(renamed(exc, job.name))
                 continue
-            found = len(detections)
-            if job.expect_face and found > 1:
-                detections = [detections[nearest_center(detections, image.shape)]]
+            except Exception as exc:  # noqa: BLE001 (logged with its traceback; the route answers 500)
+                log.exception("%s: detection or alignment failed", job.name)
+                results.append(exc)
+                continue
             results.append(ImageResult(int(image.shape[1]), int(image.shape[0]), detections, found=found))
-            if job.embed:
-                pending.extend((index, pipe.embedder.prepare(image, d)) for d in detections)
+            pending.extend((index, chip) for chip in chips)
         if pending:
-            vectors = np.asarray(pipe.embedder.embed_prepared([p for _, p in pending]), np.float32)
-            rows: dict[int, list[np.ndarray]] = {}
-            for (index, _), vector in zip(pending, vectors):
-                rows.setdefault(index, []).append(vector)
-            for index, vecs in rows.items():
+            for index, vectors in self._embed(pending).items():
                 result = results[index]
                 assert isinstance(result, ImageResult)
-                result.vectors = np.stack(vecs)
+                if isinstance(vectors, Exception):
+                    results[index] = vectors
+                else:
+                    result.vectors = vectors
         for job, result in zip(jobs, results):
             if job.embed and isinstance(result, ImageResult) and result.vectors is None:
                 result.vectors = np.zeros((0, embedder_spec(self.config.model).dim), np.float32)
         return results
+
+    def _embed(self, pending: list[tuple[int, object]]) -> dict[int, np.ndarray | Exception]:
+        """Each job's face vectors, from one network call over every face of the batch; when that
+        call fails, image by image, so that only the image that breaks it fails."""
+        embedder = self.pipeline.embedder
+        try:
+            vectors = np.asarray(embedder.embed_prepared([p for _, p in pending]), np.float32)
+        except Exception:  # noqa: BLE001
+            log.exception("embedding a batch of %d faces failed; embedding image by image", len(pending))
+        else:
+            rows: dict[int, list[np.ndarray]] = {}
+            for (index, _), vector in zip(pending, vectors):
+                rows.setdefault(index, []).append(vector)
+            return {index: np.stack(vecs) for index, vecs in rows.items()}
+        out: dict[int, np.ndarray | Exception] = {}
+        for index in dict.fromkeys(i for i, _ in pending):
+            try:
+                out[index] = np.asarray(embedder.embed_prepared([p for i, p in pending if i == index]), np.float32)
+            except Exception as exc:  # noqa: BLE001
+                log.exception("embedding failed")
+                out[index] = exc
+        return out
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
