@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import os
 import sys
 import tempfile
@@ -14,25 +12,15 @@ from typing import Any, Callable, Iterator, Optional
 
 import typer
 
+from faceprint import jsonout
 from faceprint.errors import FaceprintError
 
 log = logging.getLogger("faceprint.cli")
 
 
-def _finite(obj: Any) -> Any:
-    """``obj`` with NaN and infinite floats as None: JSON has no NaN/Infinity, and jq and browsers reject them."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
-
-
 def emit(obj: Any) -> None:
     """Print a JSON document on stdout (strict JSON: NaN and infinities become null)."""
-    sys.stdout.write(json.dumps(_finite(obj), indent=2) + "\n")
+    sys.stdout.write(jsonout.dumps(obj) + "\n")
 
 
 def fail(message: str, code: int = 1) -> None:

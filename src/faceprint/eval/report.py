@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from faceprint import jsonout
 from faceprint.eval import metrics
 from faceprint.eval.verification import PairScores
 
@@ -31,9 +31,8 @@ def write_verification_report(folder: Path, title: str, runs: Sequence[tuple[str
                               comparisons: Sequence[dict[str, Any]] = ()) -> Path:
     """One row per run (name, summary, scores); plots overlay the runs."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "metrics.json").write_text(json.dumps(
-        {"title": title, "runs": {name: summary for name, summary, _ in runs}, "comparisons": list(comparisons)},
-        indent=2, default=float) + "\n")
+    (folder / "metrics.json").write_text(jsonout.dumps(
+        {"title": title, "runs": {name: summary for name, summary, _ in runs}, "comparisons": list(comparisons)}) + "\n")
     plots = _verification_plots(folder, runs)
     lines = [f"# {title}", "", "| run | pairs | accuracy (mean ± std) | ROC AUC | EER | TAR@FAR=1e-2 | "
              "TAR@FAR=1e-3 | pairs without face |", "|---|---|---|---|---|---|---|---|"]
@@ -92,7 +91,7 @@ def _verification_plots(folder: Path, runs) -> list[Path]:
 
 def write_identification_report(folder: Path, title: str, results: dict[str, Any]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "metrics.json").write_text(json.dumps(results, indent=2, default=float) + "\n")
+    (folder / "metrics.json").write_text(jsonout.dumps(results) + "\n")
     lines = [f"# {title}", "", "| metric | value |", "|---|---|"]
     for key, value in results.items():
         if key != "cmc":

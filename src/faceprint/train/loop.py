@@ -5,7 +5,6 @@ best/last checkpoints, resume, and per-epoch metrics (CSV, JSON, plot), on the C
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import time
 from dataclasses import asdict
@@ -16,6 +15,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from faceprint import jsonout
 from faceprint.errors import BadInput
 from faceprint.eval import metrics
 from faceprint.train.backbones.factory import chip_kind, create_backbone
@@ -335,7 +335,7 @@ class Trainer:
                   **self.placement.describe()}
         if self.placement.note:
             result["device_note"] = self.placement.note
-        (self.out / "run.json").write_text(json.dumps(result, indent=2, default=float) + "\n")
+        (self.out / "run.json").write_text(jsonout.dumps(result) + "\n")
         return result
 
     def _write_metrics(self) -> None:
@@ -344,7 +344,7 @@ class Trainer:
             writer = csv.DictWriter(handle, keys)
             writer.writeheader()
             writer.writerows(self.history)
-        (self.out / "metrics.json").write_text(json.dumps(self.history, indent=2, default=float) + "\n")
+        (self.out / "metrics.json").write_text(jsonout.dumps(self.history) + "\n")
         try:
             import matplotlib
 
