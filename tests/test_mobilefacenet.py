@@ -93,3 +93,35 @@ def test_fused_verify_on_real_faces(installed, lfw, monkeypatch):
     (emb,) = faceprint.embed(a, model="dlib+mobilefacenet")
     assert emb.vector.shape == (320,) and np.linalg.norm(emb.vector) == pytest.approx(1.0, abs=1e-5)
     get_pipeline.cache_clear()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["mobilefacenet", "dlib+mobilefacenet"])
+def test_video_timeline_with_the_models_own_tracking_gate(installed, lfw, tmp_path, monkeypatch, model):
+    """The tracking gate of each model (one impostor pair in 10,000 on its fitted curve) keeps the
+    test clip's cuts apart and each person in one track, at --every 3 and 10; the cut that once
+    joined one track at dlib's verification threshold is beyond every model's gate."""
+    import faceprint
+    from faceprint.gallery import Gallery
+    from faceprint.pipeline.pipeline import get_pipeline
+    from faceprint.video import track_video
+    from faceprint.video.process import default_gate
+    from test_video import DISTRACTOR, PEOPLE, _write_video
+
+    monkeypatch.setenv("FACEPRINT_MODEL_DIR", str(Path(installed["folder"]).parent))
+    get_pipeline.cache_clear()
+    try:
+        video = tmp_path / "clip.avi"
+        _write_video(lfw, video)
+        with Gallery(tmp_path / "team.db", model=model) as gallery:
+            for name in PEOPLE + [DISTRACTOR]:
+                assert gallery.enrol(name, [lfw / name / f"{name}_{k:04d}.jpg" for k in (2, 3, 4)]).added == 3
+            for every in (3, 10):
+                timeline = track_video(video, gallery, detect_every=every)
+                got = [(t.name, t.first_frame, t.last_frame) for t in timeline.tracks]
+                assert got == [("Colin_Powell", 0, 9), ("Serena_Williams", 10, 19), ("unknown", 20, 24)], every
+        cut = faceprint.verify(lfw / "Colin_Powell" / "Colin_Powell_0001.jpg",
+                               lfw / "Tony_Blair" / "Tony_Blair_0001.jpg", model=model)
+        assert cut.distance > default_gate(model) * 1.1
+    finally:
+        get_pipeline.cache_clear()

@@ -77,6 +77,13 @@ def default_threshold(model: str, faces: int, fpir: float = DEFAULT_FPIR) -> flo
     return quantile(entry, per_pair_rate(faces, fpir))
 
 
+def impostor_quantile(model: str, p: float) -> float | None:
+    """The distance below which a share ``p`` of impostor pairs of ``model`` falls (the fitted
+    curve of ``ident_thresholds.json``); None for a model with no fitted entry."""
+    entry = _table().get("models", {}).get(model)
+    return None if entry is None else quantile(entry, p)
+
+
 def describe(model: str) -> dict[str, Any] | None:
     """How the default table for ``model`` was fitted (None when it has none)."""
     entry = _table().get("models", {}).get(model)

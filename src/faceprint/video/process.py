@@ -24,12 +24,25 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KEEP_UNSEEN_S = 1.0  # seconds a track waits for its face to be detected again before it ends
-# The tracking gate is tighter than verification: at dlib's verification threshold (0.4206) a cut
-# from Colin_Powell_0001 to Tony_Blair_0001 in the same place joined one track (distance 0.4204,
-# bench/bench_video.py at --every 10), and a track over two people loses one of them, where a face
-# split in two tracks keeps its name in both. Same-face frames sit far inside it (0.03-0.05 from
-# the track's mean in that video).
+# The tracking gate is tighter than verification: a track over two people loses one of them, where
+# a face split in two tracks keeps its name in both (at dlib's verification threshold, 0.42, a cut
+# from Colin_Powell_0001 to Tony_Blair_0001 in the same place joined one track: distance 0.4204,
+# bench/bench_video.py at --every 10). The gate lets through one impostor pair in 10,000
+# (``GATE_IMPOSTOR_RATE``, on the model's impostor curve fitted on LFW View 1 people: dlib 0.338,
+# mobilefacenet 0.969, dlib+mobilefacenet 0.507); same-face frames sit far inside it (0.03-0.05
+# from the track's mean with dlib in that video). A model without a fitted curve (a user's ONNX
+# file) gets ``GATE_FACTOR`` x its verification threshold (dlib: 0.8 x 0.42 = 0.337, the same).
+GATE_IMPOSTOR_RATE = 1e-4
 GATE_FACTOR = 0.8
+
+
+def default_gate(model: str) -> float:
+    """The largest embedding distance at which a detection continues a track, for ``model``."""
+    from faceprint.gallery.identify import impostor_quantile
+    from faceprint.thresholds import threshold_for
+
+    gate = impostor_quantile(model, GATE_IMPOSTOR_RATE)
+    return gate if gate is not None else GATE_FACTOR * threshold_for(model)
 
 
 def track_video(
@@ -65,7 +78,7 @@ def track_video(
         max_frames: stop after this many frames (a camera runs until interrupted otherwise).
         min_detections: leave out tracks detected in fewer frames (spurious detections).
         gate: largest embedding distance for a detection to continue a track; by default
-            ``GATE_FACTOR`` x the model's verification threshold.
+            ``default_gate(model)``: one impostor pair in 10,000 gets through.
         progress: called with 1 after each frame.
 
     Returns:
@@ -80,7 +93,6 @@ def track_video(
     import cv2
 
     from faceprint.pipeline.pipeline import PipelineConfig, get_pipeline
-    from faceprint.thresholds import threshold_for
 
     if detect_every < 1:
         raise BadInput(f"detect_every must be 1 or more, not {detect_every}")
@@ -98,7 +110,7 @@ def track_video(
         raise BadInput("fpir needs a gallery: it picks the gallery's threshold")
     if identify is not None and threshold is None:
         raise BadInput("identify needs a threshold: the distance within which a frame votes for a name")
-    gate = gate if gate is not None else GATE_FACTOR * threshold_for(pipe.config.model)
+    gate = gate if gate is not None else default_gate(pipe.config.model)
     tracker = FaceTracker(gate)
     matches: dict[int, list[tuple[str | None, float]]] = defaultdict(list)
     notes: list[str] = []
