@@ -180,7 +180,28 @@ class Pipeline:
         return self.embed(image, [detections[index]])[0], notes
 
 
-@lru_cache(maxsize=8)
 def get_pipeline(config: PipelineConfig) -> Pipeline:
-    """A process-wide pipeline per configuration, so models load once."""
+    """A process-wide pipeline per configuration, so models load once. A model file (``.onnx``)
+    rewritten since it was loaded (trained and exported again) is loaded again."""
+    return _cached_pipeline(config, _model_file_stamp(config.model))
+
+
+@lru_cache(maxsize=8)
+def _cached_pipeline(config: PipelineConfig, stamp: tuple[int, int] | None) -> Pipeline:
     return Pipeline(config)
+
+
+def _model_file_stamp(model: str) -> tuple[int, int] | None:
+    """Size and modification time of a model given as a file, None for a named model."""
+    from pathlib import Path
+
+    if not model.endswith(".onnx"):
+        return None
+    try:
+        stat = Path(model).resolve().stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+get_pipeline.cache_clear = _cached_pipeline.cache_clear  # type: ignore[attr-defined]
