@@ -65,7 +65,7 @@ def copy_celeba_people(data_dir: Path):
 @pytest.fixture(scope="session")
 def running_service():
     """A function: ``running_service(root, **ServiceConfig options)``, a context manager that starts
-    the service on a fresh gallery in ``root`` with one admin and one recognise key, waits until it
+    the service on a fresh gallery in ``root`` (or the ``gallery`` option's) with one admin and one recognise key, waits until it
     is ready and yields ``{"client", "admin", "reader", "root", "keys", "app"}`` (keys as headers)."""
     import time
     from contextlib import contextmanager
@@ -81,7 +81,7 @@ def running_service():
         keys = KeyStore(root / "keys.json")
         admin, _ = keys.create("admin", "test admin")
         reader, _ = keys.create("recognise", "test reader")
-        config = ServiceConfig(gallery=root / "gallery.db", keys=root / "keys.json", **options)
+        config = ServiceConfig(gallery=options.pop("gallery", root / "gallery.db"), keys=root / "keys.json", **options)
         with TestClient(create_app(config)) as client:
             deadline = time.monotonic() + 60.0
             while client.get("/readyz").status_code != 200:

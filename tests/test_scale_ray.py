@@ -149,7 +149,8 @@ def test_index_refuses_another_pipeline_and_reruns_as_a_no_op(photo_folder, tmp_
         copy.parent.mkdir()
         shutil.copy(files[0], copy)
         third = index_photos([*files, copy], out, files_per_task=4)
-        assert (third["photos_same_content"], third["photos_indexed"], third["photos_done_before"]) == (1, 1, len(files))
+        assert (third["photos_same_content"], third["photos_indexed"], third["photos_done_before"]) == (1, 0, len(files))
+        assert third["faces"] == 0 and third["parts"] == 1  # nothing embedded; the copy's rows in one part
         rows = read_index(out).to_pylist()
         of = lambda path: [{k: v for k, v in r.items() if k != "path"} for r in rows if r["path"] == str(path)]  # noqa: E731
         assert of(copy) and of(copy) == of(files[0])
@@ -278,3 +279,14 @@ def test_a_local_ray_that_does_not_come_up_is_tried_again_and_its_processes_kill
     with pytest.raises(FaceprintError, match=r"^Ray did not start on this machine in 2 tries \(The current node "
                                              r"timed out during startup.\); see /tmp/ray"):
         ray_index._start_local_ray(2, attempts=2)
+
+    tries = []
+
+    def refused(**kwargs):  # a failure another try would not mend: one try, then one line
+        tries.append(kwargs)
+        raise PermissionError("[Errno 13] Permission denied: '/tmp/ray'")
+
+    monkeypatch.setattr(ray, "init", refused)
+    with pytest.raises(FaceprintError, match=r"^Ray did not start on this machine \(\[Errno 13\] Permission denied"):
+        ray_index._start_local_ray(2)
+    assert len(tries) == 1

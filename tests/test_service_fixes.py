@@ -306,5 +306,54 @@ def test_a_bug_met_by_one_image_fails_only_its_own_job(group_photo, monkeypatch)
         monkeypatch.setattr(engine.pipeline.embedder, "embed_prepared", embed)
         one, two = engine.run([ImageJob(good, "a"), ImageJob(good, "b")])
         assert np.allclose(one.vectors, first.vectors, atol=1e-5) and isinstance(two, RuntimeError)
+
+        def broken(chips):
+            calls.append(len(chips))
+            raise RuntimeError("a bug in the network")
+
+        calls.clear()
+        monkeypatch.setattr(engine.pipeline.embedder, "embed_prepared", broken)
+        (alone,) = engine.run([ImageJob(good, "a")])  # one image: its failure is not tried twice
+        assert isinstance(alone, RuntimeError) and calls == [first.found]
+
+        def missing(chips):  # the server's own problem, not one image's: every job gets it, tried once
+            calls.append(len(chips))
+            raise fe.ModelNotAvailable("the model file is missing")
+
+        calls.clear()
+        monkeypatch.setattr(engine.pipeline.embedder, "embed_prepared", missing)
+        both = engine.run([ImageJob(good, "a"), ImageJob(good, "b")])
+        assert all(isinstance(r, fe.ModelNotAvailable) for r in both) and len(calls) == 1
     finally:
         engine.close()
+
+
+def test_the_service_serves_a_milvus_lite_gallery_and_a_failing_milvus_is_a_503(tmp_path, running_service, lfw,
+                                                                                  monkeypatch):
+    """A gallery URI stays a URI (it was made a path under the working folder, so the service
+    quietly opened a new SQLite file there); Milvus failing under a request is 503, not 409."""
+    from faceprint.gallery.milvus_store import milvus_available
+
+    if not milvus_available(lite=True):
+        pytest.skip("pymilvus/milvus-lite not installed: pip install -e '.[milvus]'")
+    from pymilvus.exceptions import MilvusException
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"milvus-lite://{tmp_path}/team.db"
+    with running_service(tmp_path, gallery=uri) as env:
+        c, a = env["client"], env["admin"]
+        photo = (lfw / "Tony_Blair" / "Tony_Blair_0001.jpg").read_bytes()
+        assert c.post("/v1/subjects/Tony/faces", files={"images": ("t.jpg", photo)}, headers=a).status_code == 201
+        probe = (lfw / "Tony_Blair" / "Tony_Blair_0002.jpg").read_bytes()
+        named = c.post("/v1/identify", files={"image": ("p.jpg", probe)}, headers=env["reader"]).json()
+        assert named["faces"][0]["name"] == "Tony"
+        store = env["app"].state.service.gallery._store
+
+        def down(*args, **kwargs):
+            raise MilvusException(message="the server closed the connection")
+
+        monkeypatch.setattr(store.client, "query", down)
+        answer = c.get("/v1/subjects", headers=a)
+        assert answer.status_code == 503 and answer.json()["error"]["code"] == "gallery_unavailable", answer.text
+        assert str(tmp_path) not in answer.text  # "the gallery", not the server's folder
+    assert (tmp_path / "team.db").is_dir() and not (tmp_path / "milvus-lite:").exists()

@@ -7,6 +7,13 @@ class FaceprintError(Exception):
     """Base class of every error faceprint raises on purpose."""
 
 
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of ``exc``'s message (at most ``limit`` characters), or its type's name when
+    it has none: what a one-line error quotes of another library's exception."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__
+
+
 class BadImage(FaceprintError):
     """The input could not be decoded as an image, or is not acceptable (empty, too large...)."""
 
@@ -63,3 +70,8 @@ class GalleryUnavailable(GalleryError):
 
 class GalleryMismatch(GalleryError):
     """The gallery holds vectors of another model or pipeline setting than the one asked for."""
+
+
+class BadName(GalleryError, BadInput):
+    """A new subject's name or metadata that the gallery refuses (the caller's input, not a
+    conflict with the gallery: the service answers 400)."""

@@ -63,6 +63,14 @@ def milvus_available(lite: bool = False) -> bool:
         return False
 
 
+def _milvus_errors() -> tuple[type[BaseException], ...]:
+    """What pymilvus raises for a failed call: its own errors, gRPC's, and the connection's."""
+    import grpc
+    from pymilvus.exceptions import MilvusException
+
+    return MilvusException, grpc.RpcError, ConnectionError, TimeoutError
+
+
 def is_milvus_uri(uri: str) -> bool:
     """True for ``milvus://``, ``milvus+https://`` and ``milvus-lite://`` URIs (also with the
     slashes a ``pathlib.Path`` collapses)."""
@@ -173,11 +181,11 @@ class MilvusStore:
 
     # -- plumbing -------------------------------------------------------------------------------------
     def _call(self, what: str, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)``; what Milvus or the connection to it raises becomes
+        GalleryUnavailable (the service's 503). Anything else is a bug here and is not disguised."""
         try:
             return fn(*args, **kwargs)
-        except (GalleryError, KeyError):
-            raise
-        except Exception as exc:
+        except _milvus_errors() as exc:
             raise GalleryUnavailable(f"{self.path}: Milvus {what} failed ({_message(exc)})") from exc
 
     def _open(self, create: bool) -> None:

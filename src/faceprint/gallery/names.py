@@ -8,50 +8,50 @@ import json
 import unicodedata
 from typing import Any
 
-from faceprint.errors import GalleryError
+from faceprint.errors import BadName
 
 METADATA_MAX_BYTES = 64 * 1024
 METADATA_MAX_DEPTH = 32
 
 
 def check_name(name: str) -> str:
-    """``name`` trimmed; GalleryError says why it cannot be a subject's name: empty, "unknown"
+    """``name`` trimmed; BadName (a GalleryError) says why it cannot be a subject's name: empty, "unknown"
     (what identify answers for strangers), "." or ".." (a URL path resolves them away, so the
     service could not address the subject), or a control character or line break (a name is
     one line of text)."""
     name = str(name).strip()
     if not name:
-        raise GalleryError("a subject name cannot be empty")
+        raise BadName("a subject name cannot be empty")
     if name.lower() == "unknown":
-        raise GalleryError("'unknown' is what identify says for strangers; choose another name")
+        raise BadName("'unknown' is what identify says for strangers; choose another name")
     if name in (".", ".."):
-        raise GalleryError(f"{name!r} cannot be a name: it cannot be sent in a URL path; choose another name")
+        raise BadName(f"{name!r} cannot be a name: it cannot be sent in a URL path; choose another name")
     if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in name):
-        raise GalleryError(f"{name!r} cannot be a name: it holds a control character or a line break "
+        raise BadName(f"{name!r} cannot be a name: it holds a control character or a line break "
                            "(a name is one line of text)")
     return name
 
 
 def check_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
     """``metadata`` (``{}`` for None) when it is plain JSON of at most ``METADATA_MAX_BYTES``,
-    nested at most ``METADATA_MAX_DEPTH`` deep; GalleryError otherwise. Every listing of subjects
+    nested at most ``METADATA_MAX_DEPTH`` deep; BadName otherwise. Every listing of subjects
     carries it: nesting deeper than the JSON encoder allows would break every listing, and a large
     one would make each listing large."""
     metadata = metadata or {}
     if not isinstance(metadata, dict):
-        raise GalleryError(f"metadata must be a JSON object, not {type(metadata).__name__}")
+        raise BadName(f"metadata must be a JSON object, not {type(metadata).__name__}")
     stack: list[tuple[Any, int]] = [(metadata, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, (dict, list)):
             if depth > METADATA_MAX_DEPTH:
-                raise GalleryError(f"metadata is nested more than {METADATA_MAX_DEPTH} levels deep; flatten it")
+                raise BadName(f"metadata is nested more than {METADATA_MAX_DEPTH} levels deep; flatten it")
             stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
     try:
         size = len(json.dumps(metadata, allow_nan=False, ensure_ascii=False).encode("utf-8"))
     except (TypeError, ValueError) as exc:
-        raise GalleryError(f"metadata must be plain JSON (no NaN, Infinity or other objects): {exc}") from None
+        raise BadName(f"metadata must be plain JSON (no NaN, Infinity or other objects): {exc}") from None
     if size > METADATA_MAX_BYTES:
-        raise GalleryError(f"metadata is {size:,} bytes as JSON; keep it under {METADATA_MAX_BYTES:,} (store a "
+        raise BadName(f"metadata is {size:,} bytes as JSON; keep it under {METADATA_MAX_BYTES:,} (store a "
                            "reference to larger records instead)")
     return metadata

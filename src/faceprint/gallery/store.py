@@ -82,6 +82,8 @@ def open_store(uri: str | Path, create: bool = True) -> Store:
     if text.startswith("sqlite://"):
         text = text[len("sqlite://"):]
         text = text[1:] if text.startswith("//") else text  # sqlite:////abs -> /abs
+    elif text.startswith("sqlite:/"):  # sqlite:///abs as a pathlib.Path (a CLI option) collapses it
+        text = text[len("sqlite:"):]
     elif "://" in text:
         scheme = text.split("://", 1)[0]
         raise GalleryError(f"{uri}: no gallery backend for {scheme!r} here; use a path, sqlite:///path, "

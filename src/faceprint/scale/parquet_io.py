@@ -150,12 +150,7 @@ class IndexFolder:
         """Rows for photos whose content is indexed already under another path (``copies``: new
         path -> content hash): the rows of one indexed path with that content (the first by
         name), under the new path. The same bytes give the same rows, so nothing is embedded again."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        wanted = sorted(set(copies.values()))
-        found = [pq.read_table(part, filters=[("sha256", "in", wanted)]) for part in self.part_files()]
-        rows = pa.concat_tables(found).to_pylist() if found else []
+        rows = self.read(filters=[("sha256", "in", sorted(set(copies.values())))]).to_pylist()
         source: dict[str, str] = {}
         for row in rows:
             source[row["sha256"]] = min(source.get(row["sha256"], row["path"]), row["path"])
@@ -180,12 +175,12 @@ class IndexFolder:
         tmp.replace(final)
         return final
 
-    def read(self, columns: list[str] | None = None) -> "pa.Table":
-        """Every row of every finished part."""
+    def read(self, columns: list[str] | None = None, filters: list | None = None) -> "pa.Table":
+        """Every row of every finished part (those ``filters`` keep: pyarrow's DNF filters)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        tables = [pq.read_table(p, columns=columns) for p in self.part_files()]
+        tables = [pq.read_table(p, columns=columns, filters=filters) for p in self.part_files()]
         if not tables:
             full = schema()
             return full.empty_table() if columns is None else pa.schema([full.field(c) for c in columns]).empty_table()

@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from faceprint.errors import BadInput, FaceprintError
+from faceprint.errors import BadInput, FaceprintError, first_line
 from faceprint.scale.parquet_io import IndexFolder, result_rows, rows_table
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 _DONE_CACHE: dict[str, frozenset[str]] = {}
 LOCAL_START_ATTEMPTS = 3
+COPY_CHUNK = 2000  # copies of indexed photos per part (their rows are read into memory)
 
 
 def require_ray() -> None:
@@ -58,7 +59,7 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> dict[s
         try:
             ray.init(address=address, logging_level=logging.WARNING)
         except (OSError, ValueError, RuntimeError) as exc:  # ConnectionError, TimeoutError, a bad host name
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            first = first_line(exc)
             raise BadInput(f"cannot join the Ray cluster at {address} ({first}): check the address "
                            "(ray://HEAD:10001 or HEAD:6379) and that the cluster is up") from None
         return {"ray": address, "cpus": ray.cluster_resources().get("CPU", 0), "started": True}
@@ -86,7 +87,10 @@ def _start_local_ray(num_cpus: int, attempts: int = LOCAL_START_ATTEMPTS) -> Non
         except Exception as exc:  # Ray raises a bare Exception when its node times out during startup
             ray.shutdown()
             _kill(_child_pids() - before)
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            first = first_line(exc)
+            if "timed out during startup" not in str(exc):  # another failure: trying again would not help
+                raise FaceprintError(f"Ray did not start on this machine ({first}); see "
+                                     "/tmp/ray/session_latest/logs") from exc
             if attempt == attempts:
                 raise FaceprintError(f"Ray did not start on this machine in {attempts} tries ({first}); "
                                      "see /tmp/ray/session_latest/logs, or pass --address to use a running "
@@ -245,7 +249,6 @@ def index_photos(
     if workers is not None and workers < 1:
         raise BadInput(f"workers must be at least 1, not {workers}")
     require_ray()
-    import pyarrow as pa
     import ray
 
     from faceprint import settings
@@ -315,13 +318,9 @@ def index_photos(
                 finished = _write(table, folder, counts, target, root, signature, finished, indexed, copies)
                 if progress is not None:
                     progress(finished, len(files))
-            if copies:  # a copy of an indexed photo gets that photo's rows under its own path
-                counts["photos_same_content"] = len(copies)
-                same = folder.copied_rows(copies)
-                _write(same.append_column("done", pa.array([False] * same.num_rows)), folder, counts, target, root,
-                       signature, finished, indexed, {})
+            _write_copies(copies, folder, counts, target, root, signature)
         except ray.exceptions.RayError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            first = first_line(exc)
             raise FaceprintError(f"indexing stopped ({first}); the {counts['parts']} part(s) written are kept: "
                                  "run the same command again to go on") from exc
     finally:
@@ -360,6 +359,20 @@ def _write(table: "pa.Table", folder: IndexFolder, counts: dict[str, int], targe
     if target is not None:
         counts["gallery_added"] += _upsert(target, new, root, signature)
     return finished + len(photos_new) + len(skipped_paths)
+
+
+def _write_copies(copies: dict[str, str], folder: IndexFolder, counts: dict[str, int], target: Any,
+                  root: Path | None, signature: str) -> None:
+    """Photos whose content is indexed under another path get that path's rows under their own,
+    ``COPY_CHUNK`` photos a part (counted in ``photos_same_content`` only: nothing was embedded)."""
+    paths = list(copies)
+    for start in range(0, len(paths), COPY_CHUNK):
+        same = folder.copied_rows({p: copies[p] for p in paths[start:start + COPY_CHUNK]})
+        if folder.write_part(same) is not None:
+            counts["parts"] += 1
+        if target is not None:
+            counts["gallery_added"] += _upsert(target, same, root, signature)
+        counts["photos_same_content"] += len(paths[start:start + COPY_CHUNK])
 
 
 def _not(mask: "pa.ChunkedArray") -> "pa.ChunkedArray":

@@ -22,7 +22,8 @@ class ServiceConfig:
     """Everything that shapes a running service.
 
     Attributes:
-        gallery: the SQLite gallery file (created when missing).
+        gallery: the SQLite gallery file (created when missing), or a gallery URI kept as given
+            (``milvus://host:19530/name``, ``milvus-lite:///path/name.db``, ``sqlite:///path``).
         keys: the API key file (``faceprint keys create`` writes it).
         model: the embedding model; empty: the gallery's own (``dlib`` for a new gallery). A gallery
             holds vectors of one model only, so another model than its own is refused.
@@ -35,7 +36,7 @@ class ServiceConfig:
             the first requests load them (``/readyz`` is 200 once the gallery is open).
     """
 
-    gallery: Path = Path()
+    gallery: Path | str = Path()
     keys: Path = Path()
     model: str = ""
     max_body_bytes: int = 20 * 1024 * 1024
@@ -52,7 +53,7 @@ class ServiceConfig:
             object.__setattr__(self, "gallery", settings.default_gallery_path())
         if self.keys == Path():
             object.__setattr__(self, "keys", default_keys_path())
-        object.__setattr__(self, "gallery", Path(self.gallery).expanduser().absolute())
+        object.__setattr__(self, "gallery", _gallery_location(self.gallery))
         object.__setattr__(self, "keys", Path(self.keys).expanduser().absolute())
         for name in ("max_body_bytes", "max_batch", "max_queue", "max_files"):
             if getattr(self, name) < 1:
@@ -80,3 +81,14 @@ class ServiceConfig:
             else:
                 changes[f.name] = type(current)(value)
         return replace(config, **changes)
+
+
+def _gallery_location(gallery: Path | str) -> Path | str:
+    """A gallery file as an absolute path; a URI (Milvus, milvus-lite, ``sqlite:``) as text, as
+    given (``gallery.store.open_store`` also reads the form a ``Path`` collapses)."""
+    from faceprint.gallery.milvus_store import is_milvus_uri
+
+    text = str(gallery)
+    if is_milvus_uri(text) or text.startswith("sqlite:"):
+        return text
+    return Path(gallery).expanduser().absolute()

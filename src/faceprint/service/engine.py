@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from faceprint.errors import FaceprintError
+from faceprint.errors import FaceprintError, first_line
 from faceprint.types import Detection
 
 log = logging.getLogger(__name__)
@@ -104,14 +104,14 @@ class Engine:
             except FaceprintError as exc:
                 results.append(renamed(exc, job.name))
                 continue
-            except Exception as exc:  # noqa: BLE001 (logged with its traceback; the route answers 500)
-                log.exception("%s: detection or alignment failed", job.name)
+            except Exception as exc:  # noqa: BLE001 (the route logs its traceback and answers 500)
+                log.warning("%s: detection or alignment failed (%s); only its request fails", job.name, first_line(exc))
                 results.append(exc)
                 continue
             results.append(ImageResult(int(image.shape[1]), int(image.shape[0]), detections, found=found))
             pending.extend((index, chip) for chip in chips)
         if pending:
-            for index, vectors in self._embed(pending).items():
+            for index, vectors in self._embed(pending, jobs).items():
                 result = results[index]
                 assert isinstance(result, ImageResult)
                 if isinstance(vectors, Exception):
@@ -123,25 +123,33 @@ class Engine:
                 result.vectors = np.zeros((0, embedder_spec(self.config.model).dim), np.float32)
         return results
 
-    def _embed(self, pending: list[tuple[int, object]]) -> dict[int, np.ndarray | Exception]:
-        """Each job's face vectors, from one network call over every face of the batch; when that
-        call fails, image by image, so that only the image that breaks it fails."""
+    def _embed(self, pending: list[tuple[int, object]], jobs: list[ImageJob]) -> dict[int, np.ndarray | Exception]:
+        """Each job's face vectors, from one network call over every face of the batch. When that
+        call meets a bug and the batch holds several images, they are embedded image by image, so
+        that only the image that breaks it fails; faceprint's own errors (a model that cannot
+        load) are every job's."""
         embedder = self.pipeline.embedder
+        images = list(dict.fromkeys(i for i, _ in pending))
         try:
             vectors = np.asarray(embedder.embed_prepared([p for _, p in pending]), np.float32)
-        except Exception:  # noqa: BLE001
-            log.exception("embedding a batch of %d faces failed; embedding image by image", len(pending))
+        except FaceprintError as exc:
+            return {index: exc for index in images}
+        except Exception as exc:  # noqa: BLE001 (the route logs its traceback and answers 500)
+            if len(images) == 1:
+                return {images[0]: exc}
+            log.warning("embedding %d faces of %d images failed (%s); embedding image by image", len(pending),
+                        len(images), first_line(exc))
         else:
             rows: dict[int, list[np.ndarray]] = {}
             for (index, _), vector in zip(pending, vectors):
                 rows.setdefault(index, []).append(vector)
             return {index: np.stack(vecs) for index, vecs in rows.items()}
         out: dict[int, np.ndarray | Exception] = {}
-        for index in dict.fromkeys(i for i, _ in pending):
+        for index in images:
             try:
                 out[index] = np.asarray(embedder.embed_prepared([p for i, p in pending if i == index]), np.float32)
             except Exception as exc:  # noqa: BLE001
-                log.exception("embedding failed")
+                log.warning("%s: embedding failed (%s); only its request fails", jobs[index].name, first_line(exc))
                 out[index] = exc
         return out
 

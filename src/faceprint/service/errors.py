@@ -23,6 +23,7 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (fe.NoFace, 422, "no_face"),
     (fe.UnknownSubject, 404, "unknown_subject"),
     (fe.UnknownFace, 404, "unknown_face"),
+    (fe.BadName, 400, "bad_input"),
     (fe.GalleryMismatch, 409, "gallery_mismatch"),
     # the gallery's Milvus server is down or failing: the request may succeed later, unchanged
     (fe.GalleryUnavailable, 503, "gallery_unavailable"),

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from faceprint.errors import BadInput
+from faceprint.errors import BadInput, first_line
 
 KEYS = ("model", "config", "info", "epoch")
 
@@ -27,8 +27,7 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, EOFError, RuntimeError, zipfile.BadZipFile, ValueError, AttributeError) as exc:
-        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise BadInput(f"{path}: not a faceprint checkpoint, or truncated ({first}); give the best.pt or last.pt "
+        raise BadInput(f"{path}: not a faceprint checkpoint, or truncated ({first_line(exc, 160)}); give the best.pt or last.pt "
                        "that `faceprint train run` wrote") from None
     missing = [k for k in KEYS if not isinstance(state, dict) or k not in state]
     if missing:

@@ -13,17 +13,10 @@ from faceprint.types import NO_FACE_FOUND
 from faceprint.service.app import Service, read_upload
 from faceprint.service.deps import admin, recognise, service
 from faceprint.service.errors import ServiceError
+from faceprint.service.routers.subjects import subject_exists
 from faceprint.service.schemas import EnrolResponse, FaceDeleted, FaceList, clean_name, errors
 
 router = APIRouter(tags=["faces"])
-
-
-def _exists(gallery, name: str) -> bool:
-    try:
-        gallery.subject(name)
-    except UnknownSubject:
-        return False
-    return True
 
 
 def unique_labels(names: list[str]) -> list[str]:
@@ -52,18 +45,18 @@ async def enrol(name: str = Path(..., min_length=1, max_length=200),
     and the rest goes in. When no photo could be enrolled the answer gives the reasons: 400 when
     none could be read as an image, else 422.
     A 201 means the faces are committed to the gallery file."""
+    gallery = svc.gallery
     try:
         name = clean_name(name, new=False)
-        if create and not await run_in_threadpool(_exists, svc.gallery, name):
+        if not await run_in_threadpool(subject_exists, gallery, name):
+            if not create:
+                await run_in_threadpool(gallery.subject, name)  # UnknownSubject -> 404, in its own words
             clean_name(name)  # a subject this request would make: the rules of a new name
     except ValueError as exc:
         raise BadInput(f"subject name {name!r}: {exc}") from None
     if len(images) > svc.config.max_files:
         raise BadInput(f"{len(images)} photos in one request; send at most {svc.config.max_files} at a time")
     jobs = [await read_upload(upload, f"images[{i}]") for i, upload in enumerate(images)]
-    gallery = svc.gallery
-    if not create:
-        await run_in_threadpool(gallery.subject, name)  # UnknownSubject -> 404
     # problems name the uploads, each once: phones call every photo image.jpg
     enrol = partial(gallery.enrol, labels=unique_labels([job.name for job in jobs]))
     report = await svc.enrol(enrol, name, [job.data for job in jobs])
@@ -79,7 +72,8 @@ async def enrol(name: str = Path(..., min_length=1, max_length=200),
         if report.added:  # deleted by another request since: not this request's doing
             raise
         # every photo is enrolled already as someone else: nothing went in, so no subject was made
-        detail = "; ".join(notes) or "every photo is in the gallery already"
+        reasons = [*notes, *(f"{k}: {v}" for k, v in problems.items())]
+        detail = "; ".join(reasons) or "every photo is in the gallery already"
         raise ServiceError(409, "gallery", f"nothing enrolled into {name!r}: {detail}") from None
     return {"subject": subject.to_dict(), "added": report.added, "skipped_duplicates": report.skipped_duplicates,
             "problems": problems, "notes": notes}

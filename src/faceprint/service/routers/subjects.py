@@ -16,7 +16,8 @@ from faceprint.service.schemas import (SubjectCreate, SubjectDeleted, SubjectLis
 router = APIRouter(prefix="/subjects", tags=["subjects"])
 
 
-def _exists(gallery, name: str) -> bool:
+def subject_exists(gallery, name: str) -> bool:
+    """Whether ``gallery`` holds a subject called ``name`` (blocking: run it in the thread pool)."""
     try:
         gallery.subject(name)
     except UnknownSubject:
@@ -27,7 +28,7 @@ def _exists(gallery, name: str) -> bool:
 async def _conflict(svc: Service, name: str, message: str, exc: GalleryError) -> Exception:
     """A 409 ``subject_exists`` when ``exc`` came from ``name`` being taken; else ``exc`` itself
     (an unknown subject stays 404, any other gallery error keeps its own status and words)."""
-    if not isinstance(exc, UnknownSubject) and await run_in_threadpool(_exists, svc.gallery, name):
+    if not isinstance(exc, UnknownSubject) and await run_in_threadpool(subject_exists, svc.gallery, name):
         return ServiceError(409, "subject_exists", message)
     return exc
 

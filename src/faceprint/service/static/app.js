@@ -6,6 +6,11 @@ const state = { key: sessionStorage.getItem("faceprint-key") || "", scope: null 
 const TIMEOUT_MS = 3 * 60 * 1000;  // longest wait for one answer (an enrol of 20 photos takes far less)
 
 // ---- talking to the API -------------------------------------------------------------------------
+function timedOut() {
+  return new ApiError(0, "timeout", `The server did not answer within ${TIMEOUT_MS / 60000} minutes; ` +
+    "try again later, or with fewer or smaller photos.");
+}
+
 class ApiError extends Error {
   constructor(status, code, message) {
     super(message);
@@ -31,15 +36,13 @@ async function api(method, path, body) {
     try {
       response = await fetch(path, { method, headers, body: payload, signal: controller.signal });
     } catch (err) {
-      if (controller.signal.aborted) {
-        throw new ApiError(0, "timeout", `The server did not answer within ${TIMEOUT_MS / 60000} minutes; ` +
-          "try again later, or with fewer or smaller photos.");
-      }
+      if (controller.signal.aborted) throw timedOut();
       throw new ApiError(0, "network", "Cannot reach the faceprint server. Is it still running?");
     }
     try {
       data = await response.json();
     } catch (err) {
+      if (controller.signal.aborted) throw timedOut();  // cut off while the answer was being read
       data = null;
     }
   } finally {
