@@ -357,3 +357,10 @@ def test_the_service_serves_a_milvus_lite_gallery_and_a_failing_milvus_is_a_503(
         assert answer.status_code == 503 and answer.json()["error"]["code"] == "gallery_unavailable", answer.text
         assert str(tmp_path) not in answer.text  # "the gallery", not the server's folder
     assert (tmp_path / "team.db").is_dir() and not (tmp_path / "milvus-lite:").exists()
+
+
+def test_uptime_monitors_may_send_head(env):
+    c = env["client"]
+    for path in ("/", "/healthz", "/readyz"):
+        answer = c.head(path)
+        assert answer.status_code == 200 and answer.content == b"", (path, answer.status_code)

@@ -12,13 +12,14 @@ from faceprint.service.schemas import Health, Ready
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=Health)
+@router.api_route("/healthz", methods=["GET", "HEAD"], response_model=Health)
 async def healthz() -> dict:
-    """200 while the process serves requests."""
+    """200 while the process serves requests (HEAD too: what many uptime monitors send)."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=Ready, responses={503: {"model": Ready, "description": "Not ready yet"}})
+@router.api_route("/readyz", methods=["GET", "HEAD"], response_model=Ready,
+                  responses={503: {"model": Ready, "description": "Not ready yet"}})
 async def readyz(svc: Service = Depends(service)):
     """200 once the models are loaded and the gallery is open; 503 (with Retry-After) before."""
     body = {"status": "ready" if svc.ready else "starting", "models": bool(svc.engine and svc.engine.ready),
