@@ -412,3 +412,15 @@ def test_reader_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         VideoReader(99)
     with pytest.raises(BadInput, match="no such video file"):
         VideoReader(tmp_path / "missing.avi")
+
+
+def test_default_gate_from_the_fitted_curve_or_the_verification_threshold(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from faceprint.gallery import identify
+    from faceprint.thresholds import threshold_for
+    from faceprint.video.process import GATE_FACTOR, default_gate
+
+    monkeypatch.setenv("FACEPRINT_HOME", str(tmp_path))  # no user-saved threshold
+    assert default_gate("dlib") == pytest.approx(0.338, abs=0.002)  # one impostor pair in 10,000
+    monkeypatch.setattr(identify, "impostor_quantile", lambda model, p: None)  # a model with no fitted curve
+    assert default_gate("dlib") == pytest.approx(GATE_FACTOR * threshold_for("dlib"))

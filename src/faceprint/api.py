@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from faceprint.images import ImageSource, load_image
-from faceprint.pipeline.match import convert_threshold, distance
+from faceprint.pipeline.match import check_metric, convert_threshold, distance
 from faceprint.pipeline.pipeline import Pipeline, PipelineConfig, get_pipeline
 from faceprint.thresholds import threshold_for
 from faceprint.types import Detection, Embedding, FaceChip, ImageFaces, Verification
@@ -128,6 +128,7 @@ def verify(a: ImageSource, b: ImageSource, model: str = "dlib", detector: str | 
         >>> r.same, round(r.distance, 3), r.threshold  # doctest: +SKIP
         (True, 0.312, 0.503)
     """
+    check_metric(metric)  # before two photos are embedded for nothing
     ea, notes_a = embed_face(a, model, detector, flip, jitter, source=_name(a, "first image"), **options)
     eb, notes_b = embed_face(b, model, detector, flip, jitter, source=_name(b, "second image"), **options)
     return decide(ea.vector, eb.vector, model, metric, threshold, tuple(notes_a + notes_b))
@@ -136,6 +137,7 @@ def verify(a: ImageSource, b: ImageSource, model: str = "dlib", detector: str | 
 def decide(va: np.ndarray, vb: np.ndarray, model: str, metric: str = "euclidean",
            threshold: float | None = None, notes: tuple[str, ...] = ()) -> Verification:
     """Verification of two embeddings under the model's (or a given) threshold."""
+    check_metric(metric)
     if threshold is None:
         threshold = convert_threshold(threshold_for(model), metric)
     d = float(distance(va, vb, metric))
@@ -145,6 +147,7 @@ def decide(va: np.ndarray, vb: np.ndarray, model: str, metric: str = "euclidean"
 def compare(known: ImageSource, candidates: Sequence[ImageSource], model: str = "dlib",
             metric: str = "euclidean", **options) -> list[Verification]:
     """Verify one known face against many candidate photos."""
+    check_metric(metric)  # before any photo is embedded
     ek, notes = embed_face(known, model, source=_name(known, "known image"), **options)
     results = []
     for index, candidate in enumerate(candidates):

@@ -50,6 +50,8 @@ class EmbedderSpec:
 
 _DETECTORS: dict[str, DetectorSpec] = {}
 _EMBEDDERS: dict[str, EmbedderSpec] = {}
+# ONNX files given by path: (model_file_stamp, spec), read again once the file or its sidecar changes
+_ONNX_SPECS: dict[str, tuple[tuple[int, ...], EmbedderSpec]] = {}
 
 
 def register_detector(spec: DetectorSpec) -> None:
@@ -75,8 +77,27 @@ def detector_spec(name: str) -> DetectorSpec:
         raise UnknownModel(f"unknown detector {name!r}; choose one of: {', '.join(_DETECTORS)}") from None
 
 
+def model_file_stamp(model: str) -> tuple[int, ...] | None:
+    """Size and mtime_ns of a model given as a file (``.onnx``) and of its sidecar JSON (-1, -1 when
+    missing); None for a named model or a file that is not there. A re-export changes it."""
+    if not model.endswith(".onnx"):
+        return None
+    path = Path(model).resolve()
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    try:
+        side = path.with_suffix(".json").stat()
+        sidecar = (side.st_size, side.st_mtime_ns)
+    except OSError:
+        sidecar = (-1, -1)
+    return (stat.st_size, stat.st_mtime_ns, *sidecar)
+
+
 def embedder_spec(name: str) -> EmbedderSpec:
-    """A registered model, or an ONNX file with a faceprint sidecar JSON given by its path."""
+    """A registered model, or an ONNX file with a faceprint sidecar JSON given by its path (read
+    again once either file is rewritten)."""
     if name in _EMBEDDERS:
         return _EMBEDDERS[name]
     if name.endswith(".onnx"):
@@ -84,11 +105,16 @@ def embedder_spec(name: str) -> EmbedderSpec:
 
         from faceprint.models.onnx_embedder import OnnxEmbedder, read_sidecar
 
+        stamp = model_file_stamp(name)
+        cached = _ONNX_SPECS.get(name)
+        if stamp is not None and cached is not None and cached[0] == stamp:
+            return cached[1]
         info = read_sidecar(Path(name))
         spec = EmbedderSpec(name, partial(OnnxEmbedder, Path(name)), f"ONNX model {name}", info["embedding_dim"],
                             info["align"], info.get("licence", "as its training data"), float(info["threshold"]),
                             {"method": "from the model's sidecar JSON"})
-        register_embedder(spec)
+        if stamp is not None:
+            _ONNX_SPECS[name] = (stamp, spec)
         return spec
     raise UnknownModel(f"unknown model {name!r}; choose one of: {', '.join(_EMBEDDERS)} or a path to model.onnx")
 

@@ -56,7 +56,7 @@ def max_pixels() -> int:
     if not value:
         return DEFAULT_MAX_PIXELS
     try:
-        pixels = int(value.replace("_", ""))
+        pixels = int(value)  # takes 1_000_000 as Python writes it; not "_5" or "5_"
     except ValueError:
         pixels = 0
     if pixels < 1:

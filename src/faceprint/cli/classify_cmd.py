@@ -22,7 +22,7 @@ def fit(
     root: Path = typer.Argument(..., help="Folder with one sub-folder of photos per person."),
     output: Path = typer.Option(DEFAULT_PATH, "--output", "-o", help="Where to save the classifier (.npz)."),
     classifier: str = typer.Option("logreg", "--classifier", "-c", help="logreg (default), svm or knn."),
-    c_value: Optional[float] = typer.Option(None, "--C", min=0.0,
+    c_value: Optional[float] = typer.Option(None, "--C",  # > 0: checked below (click's min= admits 0)
                                             help="svm/logreg: fix C instead of choosing it by cross-validation."),
     k_value: Optional[int] = typer.Option(None, "--k", min=1,
                                           help="knn: fix k instead of choosing it by cross-validation."),
@@ -132,7 +132,7 @@ def predict(
 
         results, errors = process_images(files, "naming", work)
         emit(results[0] if len(files) == 1 else {"images": results, "errors": errors})
-        exit_if_nothing_done(results, errors)
+        exit_if_nothing_done(len(results), len(errors), "no photo could be named (see errors)")
 
 
 def _labelled_vectors(root: Path, model: str, workers: int):

@@ -10,8 +10,8 @@ from typing import Optional
 
 import typer
 
-from faceprint.cli.common import (check_writable, emit, expand_inputs, fail, friendly_errors, log, progress_bar,
-                                  setup_logging)
+from faceprint.cli.common import (check_writable, emit, exit_if_nothing_done, expand_inputs, fail, friendly_errors,
+                                  log, progress_bar, setup_logging)
 
 UNCLUSTERED = "unclustered"
 
@@ -74,8 +74,8 @@ def cluster(
         if out is not None:
             report["output"] = str(_write_folders(result, out, link))
         emit(report)
-        if len(result.problems) >= len(files):
-            fail("no photo could be used (see problems): nothing to cluster")
+        failed = min(len(result.problems), len(files))
+        exit_if_nothing_done(len(files) - failed, failed, "no photo could be used (see problems): nothing to cluster")
 
 
 def _write_folders(result, out: Path, link: bool) -> Path:

@@ -74,9 +74,12 @@ def check_rate(value: Optional[float], option: str) -> None:
         fail(f"{option} must lie strictly between 0 and 1 (e.g. 0.01), not {value:g}")
 
 
-def exit_if_nothing_done(results: list, errors: list) -> None:
-    """Exit 1 (after the JSON was printed) when every input failed: a script must see the failure."""
-    if errors and not results:
+def exit_if_nothing_done(done: int, failed: int, message: str | None = None) -> None:
+    """Exit 1 (after the JSON was printed) when every input failed (``failed`` of them, ``done``
+    none): a script must see the failure. ``message``, if any, is the one-line error on stderr."""
+    if failed and not done:
+        if message:
+            typer.echo(f"error: {message}", err=True)
         raise typer.Exit(1)
 
 

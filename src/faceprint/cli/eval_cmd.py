@@ -247,9 +247,6 @@ def ident(
     with friendly_errors():
         if not root.is_dir():
             fail(f"{root}: not a folder")
-        if not 0 <= unknown_fraction < 1:
-            fail(f"--unknown must lie between 0 and 1 (the share of people left out of the gallery), "
-                 f"not {unknown_fraction:g}")
         check_rate(fpir, "--fpir")
         if through_gallery is not None and through_gallery.exists():
             fail(f"{through_gallery} exists already: give a new path for the evaluation gallery")

@@ -105,8 +105,8 @@ def enrol(
                 report = g.enrol(name, files, progress=progress, workers=workers, keep_photos=keep_photos)
             document = report.to_dict()
             emit({"gallery": str(g.path), **document, "faces": len(g), "subjects": len(g.subjects())})
-        if document.get("problems") and not document.get("added") and not document.get("skipped_duplicates"):
-            raise typer.Exit(1)  # not one photo went in
+        exit_if_nothing_done(report.added + report.skipped_duplicates, len(report.problems),
+                             "not one photo went in (see problems)")
 
 
 app.command("enroll", hidden=True)(enrol)  # the US spelling works too
@@ -285,12 +285,13 @@ def identify(
             document = {k: v for k, v in document.items() if k != "results"} | {"written": str(output),
                                                                                "photos": len(results)}
         emit(document)
-        exit_if_nothing_done(results, errors)
+        exit_if_nothing_done(len(results), len(errors), "no photo could be searched (see errors)")
 
 
 def _write(path: Path, document: dict) -> None:
     import csv
-    import json
+
+    from faceprint import jsonout
 
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".csv":
@@ -304,7 +305,7 @@ def _write(path: Path, document: dict) -> None:
                                   face["threshold"],
                                   ";".join(f"{c['subject']}:{c['distance']:.4f}" for c in face["candidates"])])
     else:
-        path.write_text(json.dumps(document, indent=2) + "\n")
+        path.write_text(jsonout.dumps(document) + "\n")  # strict JSON, as the CLI prints it
 
 
 def _draw_names(image, found, path: Path) -> None:

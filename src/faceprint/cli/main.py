@@ -10,8 +10,8 @@ from typing import Optional
 
 import typer
 
-from faceprint.cli.common import (check_writable, emit, exit_if_nothing_done, expand_inputs, fail, friendly_errors,
-                                  log, process_images, progress_bar, setup_logging)
+from faceprint.cli.common import (check_rate, check_writable, emit, exit_if_nothing_done, expand_inputs, fail,
+                                  friendly_errors, log, process_images, progress_bar, setup_logging)
 
 app = typer.Typer(
     help=__doc__ + "\nExamples:\n\n  faceprint detect photo.jpg --draw boxes.jpg\n\n"
@@ -36,13 +36,6 @@ AlignPointsOpt = typer.Option(
          "dlib+mobilefacenet 68).")
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Log what happens on stderr.")
 MetricOpt = typer.Option("euclidean", "--metric", help="euclidean or cosine (1 - cos).")
-
-
-def _check_metric(metric: str) -> None:
-    from faceprint.pipeline.match import METRICS
-
-    if metric not in METRICS:
-        fail(f"--metric {metric!r}: choose {' or '.join(METRICS)}")
 
 
 def _options(score: Optional[float], upsample: Optional[int], min_size: float, max_faces: Optional[int]) -> dict:
@@ -107,7 +100,7 @@ def _run_detect(images: list[Path], detector: Optional[str], draw: Optional[Path
             emit(results[0])
         else:
             emit({"images": results, "errors": errors})
-        exit_if_nothing_done(results, errors)
+        exit_if_nothing_done(len(results), len(errors), "no image could be read (see errors)")
 
 
 @app.command()
@@ -155,7 +148,7 @@ def embed(
             output.parent.mkdir(parents=True, exist_ok=True)
             np.savez(output, names=np.array(names), vectors=np.array(vectors, dtype=np.float32).reshape(len(names), -1))
         emit(results[0] if len(files) == 1 else {"images": results, "errors": errors})
-        exit_if_nothing_done(results, errors)
+        exit_if_nothing_done(len(results), len(errors), "no image could be read (see errors)")
 
 
 @app.command()
@@ -179,7 +172,6 @@ def verify(
 
     setup_logging(verbose)
     with friendly_errors():
-        _check_metric(metric)
         result = faceprint.verify(first, second, model=model, detector=detector, metric=metric,
                                   threshold=threshold, flip=flip, jitter=jitter)
         emit(result.to_dict())
@@ -197,10 +189,11 @@ def compare(
     """Compare one known face with many photos; each gets a distance and a decision."""
     from faceprint.api import decide, embed_face
     from faceprint.errors import FaceprintError
+    from faceprint.pipeline.match import check_metric
 
     setup_logging(verbose)
     with friendly_errors():
-        _check_metric(metric)
+        check_metric(metric)  # before any photo is embedded
         files = expand_inputs(candidates)
         if not files:
             fail("no photos to compare with")
@@ -219,7 +212,8 @@ def compare(
                 rows.append({"image": str(path), **result.to_dict()})
                 advance()
         emit({"known": str(known), "notes": notes, "results": rows})
-        exit_if_nothing_done([r for r in rows if "error" not in r], [r for r in rows if "error" in r])
+        failed = sum("error" in r for r in rows)
+        exit_if_nothing_done(len(rows) - failed, failed, "no photo could be compared (see results)")
 
 
 @app.command()
@@ -248,6 +242,7 @@ def calibrate(
     if gallery is not None:
         from faceprint.cli.gallery_cmd import calibrate_on_gallery
 
+        check_rate(fpir, "--fpir")  # before the gallery is opened and the probes embedded
         return calibrate_on_gallery(root, gallery, fpir, save, workers, verbose)
     import numpy as np
 
@@ -304,8 +299,8 @@ def bench(
         with progress_bar(len(files), "timing") as advance:
             timings = stage_timings(files, PipelineConfig(detector=detector or "", model=model, flip=flip), advance)
         emit(timings)
-        if timings.get("unreadable") == len(files):
-            fail("no image could be read: nothing was timed")
+        unreadable = int(timings.get("unreadable") or 0)
+        exit_if_nothing_done(len(files) - unreadable, unreadable, "no image could be read: nothing was timed")
 
 
 def main() -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from faceprint import jsonout
 from faceprint.cli.common import check_rate, check_writable, emit, fail, friendly_errors, progress_bar, setup_logging
 from faceprint.settings import DEFAULT_GALLERY, default_gallery_path
 
@@ -93,10 +93,8 @@ def video(
             result["annotated"] = str(annotate)
         if output is not None:
             output.parent.mkdir(parents=True, exist_ok=True)
-            output.write_text(json.dumps(result, indent=2) + "\n")
+            output.write_text(jsonout.dumps(result) + "\n")  # strict JSON, as the CLI prints it
         emit(result)
-        if not result.get("frames"):
-            fail(f"{source}: no frame could be read; give a video file (.mp4, .avi, ...) or a working camera")
 
 
 def _open_gallery(path: Optional[Path]):

@@ -66,6 +66,8 @@ def identification_metrics(gallery: np.ndarray, gallery_labels: list[str], known
     (their best distance <= threshold); DIR is the fraction of known probes whose rank-1 identity
     is right and within that threshold.
     """
+    if not 0.0 <= fpir < 1.0:  # 0 is a measurement here (DIR with no stranger let through); NaN fails too
+        raise BadInput(f"fpir must lie in [0, 1) (e.g. 0.01), not {fpir:g}")
     identities = sorted(set(gallery_labels))
     index = {name: i for i, name in enumerate(identities)}
     g_ids = np.array([index[n] for n in gallery_labels])

@@ -22,7 +22,7 @@ import numpy as np
 from faceprint.errors import BadInput, GalleryError, GalleryMismatch
 from faceprint.gallery import identify as ident
 from faceprint.gallery.index import ANN_MIN_FACES, VectorIndex
-from faceprint.gallery.store import NewFace, open_store
+from faceprint.gallery.store import NewFace, open_store, store_exists
 from faceprint.gallery.types import (Candidate, CheckReport, EnrolReport, FaceRecord, Identification,
                                      Subject)
 from faceprint.images import ImageSource, is_image_path
@@ -32,16 +32,6 @@ from faceprint.types import NO_FACE_FOUND, Detection
 log = logging.getLogger(__name__)
 
 ENROL_BATCH = 64  # photos per transaction: a crash loses at most the batch in flight
-
-
-def _check_names(model: str | None, detector: str | None) -> None:
-    """UnknownModel for a model or detector name the registry does not know."""
-    from faceprint import registry
-
-    if model:
-        registry.embedder_spec(model)
-    if detector:
-        registry.detector_spec(detector)
 
 
 class Gallery:
@@ -65,7 +55,8 @@ class Gallery:
 
         self._ann_min = int(pipeline_options.pop("ann_min_faces", ANN_MIN_FACES))
         self._ann = pipeline_options.pop("ann", None)
-        _check_names(model, pipeline_options.get("detector"))  # before a new file is made for nothing
+        if create and not store_exists(path):  # bad settings are refused before a new file is made for nothing
+            PipelineConfig(model=model or "dlib", **pipeline_options).resolved()
         self._store = open_store(path, create=create)
         self.path = self._store.path
         try:
@@ -392,6 +383,8 @@ class Gallery:
 
     def threshold_and_source(self, fpir: float | None = None) -> tuple[float, str]:
         """``threshold(fpir)`` and where it comes from, in words."""
+        if fpir is not None:
+            ident.check_fpir(fpir)  # before the saved threshold is looked at: a bad rate is refused either way
         saved = self._store.meta("ident_threshold")
         if fpir is None and saved:
             entry = json.loads(saved)
@@ -402,8 +395,6 @@ class Gallery:
                 return float(entry["threshold"]), f"calibrated on this gallery at {then} faces (now {now}: stale)"
             return float(entry["threshold"]), "calibrated on this gallery"
         faces, fpir = max(len(self), 1), ident.DEFAULT_FPIR if fpir is None else fpir
-        if not 0 < fpir < 1:
-            raise BadInput(f"fpir must lie strictly between 0 and 1 (e.g. 0.01), not {fpir:g}")
         return ident.default_threshold(self.model, faces, fpir), f"default for {faces} faces at FPIR {fpir:g}"
 
     def save_threshold(self, entry: dict[str, Any]) -> None:

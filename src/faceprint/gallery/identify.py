@@ -37,10 +37,17 @@ def _table() -> dict[str, Any]:
     return json.loads(TABLE.read_text()) if TABLE.exists() else {}
 
 
+def check_fpir(fpir: float) -> float:
+    """``fpir`` itself; BadInput unless it lies strictly between 0 and 1 (a false positive
+    identification rate: 0 names nobody, 1 everybody)."""
+    if not 0.0 < fpir < 1.0:  # NaN fails too
+        raise BadInput(f"FPIR must lie strictly between 0 and 1 (e.g. 0.01), not {fpir:g}")
+    return fpir
+
+
 def per_pair_rate(faces: int, fpir: float) -> float:
     """The impostor-pair false accept rate p that gives ``fpir`` over ``faces`` independent chances."""
-    if not 0.0 < fpir < 1.0:
-        raise BadInput(f"FPIR must be between 0 and 1, not {fpir}")
+    check_fpir(fpir)
     return -math.expm1(math.log1p(-fpir) / max(int(faces), 1))
 
 
@@ -69,24 +76,28 @@ def default_threshold(model: str, faces: int, fpir: float = DEFAULT_FPIR) -> flo
     Falls back to the model's verification threshold only for models with no fitted entry (a
     user's own ONNX file), which is the case ``faceprint calibrate --gallery`` is for.
     """
-    entry = _table().get("models", {}).get(model)
-    if entry is None:
+    t = impostor_quantile(model, per_pair_rate(faces, fpir))
+    if t is None:
         from faceprint.thresholds import threshold_for
 
         return threshold_for(model) if not model.endswith(".onnx") else 0.6
-    return quantile(entry, per_pair_rate(faces, fpir))
+    return t
 
 
 def impostor_quantile(model: str, p: float) -> float | None:
     """The distance below which a share ``p`` of impostor pairs of ``model`` falls (the fitted
     curve of ``ident_thresholds.json``); None for a model with no fitted entry."""
-    entry = _table().get("models", {}).get(model)
+    entry = _model_entry(model)
     return None if entry is None else quantile(entry, p)
+
+
+def _model_entry(model: str) -> dict[str, Any] | None:
+    return _table().get("models", {}).get(model)
 
 
 def describe(model: str) -> dict[str, Any] | None:
     """How the default table for ``model`` was fitted (None when it has none)."""
-    entry = _table().get("models", {}).get(model)
+    entry = _model_entry(model)
     return None if entry is None else {k: v for k, v in entry.items() if k not in ("quantiles",)}
 
 
@@ -102,6 +113,7 @@ def gallery_metrics(gallery, known: np.ndarray, known_labels: list[str], unknown
                     fpir: float = 1e-2, ranks: tuple[int, ...] = (1, 5)) -> dict[str, Any]:
     """CMC, rank-k and DIR@FPIR of probes searched through a gallery's own index: the same keys and
     rules as ``faceprint.eval.identification.identification_metrics`` on the same split."""
+    check_fpir(fpir)
     identities = sorted({s.name for s in gallery.subjects() if s.faces})
     result: dict[str, Any] = {"identities": len(identities), "gallery_images": len(gallery),
                               "known_probes": len(known_labels), "unknown_probes": int(len(unknown))}
@@ -145,6 +157,7 @@ def calibrate_gallery(gallery, known: np.ndarray, known_labels: list[str], stran
     Strangers are the given vectors plus, with ``self_strangers``, every enrolled face searched
     against the other subjects (leave one subject out). 95 % bootstrap intervals resample strangers.
     """
+    check_fpir(fpir)
     best = [np.array([c[0].distance if c else np.inf for c in gallery.identify_vectors(strangers, top_k=1)])
             if len(strangers) else np.zeros(0)]
     if self_strangers:
@@ -189,6 +202,7 @@ def calibrate_folder(gallery, root: Path, fpir: float = DEFAULT_FPIR, workers: i
     folders strangers; every enrolled face is also searched as a stranger against the other
     subjects (leave one subject out). ``progress``: True for a bar on stderr, or a callable given
     the count of photos embedded."""
+    check_fpir(fpir)  # before any photo is embedded
     from faceprint.eval.identification import labelled_images
     from faceprint.gallery.gallery import _digest
     from faceprint.pipeline.batch import EmbeddingCache, embed_paths

@@ -9,6 +9,13 @@ from faceprint.errors import BadInput
 METRICS = ("euclidean", "cosine")
 
 
+def check_metric(metric: str) -> str:
+    """``metric`` itself; BadInput unless it is one of ``METRICS``."""
+    if metric not in METRICS:
+        raise BadInput(f"metric must be {' or '.join(METRICS)}, not {metric!r}")
+    return metric
+
+
 def distance(a: np.ndarray, b: np.ndarray, metric: str = "euclidean") -> np.ndarray:
     """Distance between unit vectors (broadcasting over leading axes).
 
@@ -16,20 +23,16 @@ def distance(a: np.ndarray, b: np.ndarray, metric: str = "euclidean") -> np.ndar
     cosine = euclidean**2 / 2, so a threshold in one converts exactly to the other.
     """
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    if metric == "euclidean":
+    if check_metric(metric) == "euclidean":
         return np.linalg.norm(a - b, axis=-1)
-    if metric == "cosine":
-        return 1.0 - np.sum(a * b, axis=-1)
-    raise BadInput(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
+    return 1.0 - np.sum(a * b, axis=-1)
 
 
 def convert_threshold(euclidean_threshold: float, metric: str) -> float:
     """The threshold in ``metric`` equivalent to a Euclidean one on unit vectors."""
-    if metric == "euclidean":
+    if check_metric(metric) == "euclidean":
         return euclidean_threshold
-    if metric == "cosine":
-        return euclidean_threshold ** 2 / 2.0
-    raise BadInput(f"metric must be one of {', '.join(METRICS)}, not {metric!r}")
+    return euclidean_threshold ** 2 / 2.0
 
 
 def nearest(queries: np.ndarray, vectors: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:

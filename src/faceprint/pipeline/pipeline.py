@@ -49,9 +49,13 @@ class PipelineConfig:
     align_points: str = ""
 
     def resolved(self) -> "PipelineConfig":
+        """The defaults filled in (detector, align_points); UnknownModel for a model or detector the
+        registry does not know, BadInput for other settings out of range."""
         config = self if self.detector else replace(self, detector=registry.default_detector())
+        registry.detector_spec(config.detector)
+        spec = registry.embedder_spec(config.model)
         if not config.align_points:
-            config = replace(config, align_points=registry.embedder_spec(config.model).align_points)
+            config = replace(config, align_points=spec.align_points)
         if config.align_points not in ALIGN_POINTS:
             raise BadInput(f"align_points must be one of {', '.join(ALIGN_POINTS)}, not {config.align_points!r}")
         return config
@@ -122,9 +126,9 @@ class Pipeline:
         if self.spec.members:  # re-fitted fusion weights change every fused vector
             parts.append(f"fusion={self.spec.fusion_weights}/{self.spec.profile_fusion_weights}")
         model = Path(c.model)
-        if c.model.endswith(".onnx") and model.is_file():
-            stat = model.resolve().stat()
-            parts.append(f"{model.resolve()}|{stat.st_size}|{stat.st_mtime_ns}")
+        stamp = registry.model_file_stamp(c.model)
+        if stamp is not None:  # the .onnx file's size and mtime only: the signatures galleries already hold
+            parts.append(f"{model.resolve()}|{stamp[0]}|{stamp[1]}")
         digest = hashlib.sha1("|".join(parts).encode()).hexdigest()[:12]
         label = model.stem if c.model.endswith(".onnx") else c.model
         return f"{label}:{digest}"
@@ -182,26 +186,13 @@ class Pipeline:
 
 def get_pipeline(config: PipelineConfig) -> Pipeline:
     """A process-wide pipeline per configuration, so models load once. A model file (``.onnx``)
-    rewritten since it was loaded (trained and exported again) is loaded again."""
-    return _cached_pipeline(config, _model_file_stamp(config.model))
+    rewritten since it was loaded (trained and exported again), or its sidecar, is loaded again."""
+    return _cached_pipeline(config, registry.model_file_stamp(config.model))
 
 
 @lru_cache(maxsize=8)
-def _cached_pipeline(config: PipelineConfig, stamp: tuple[int, int] | None) -> Pipeline:
+def _cached_pipeline(config: PipelineConfig, stamp: tuple[int, ...] | None) -> Pipeline:
     return Pipeline(config)
-
-
-def _model_file_stamp(model: str) -> tuple[int, int] | None:
-    """Size and modification time of a model given as a file, None for a named model."""
-    from pathlib import Path
-
-    if not model.endswith(".onnx"):
-        return None
-    try:
-        stat = Path(model).resolve().stat()
-    except OSError:
-        return None
-    return stat.st_size, stat.st_mtime_ns
 
 
 get_pipeline.cache_clear = _cached_pipeline.cache_clear  # type: ignore[attr-defined]

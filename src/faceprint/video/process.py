@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections import defaultdict
@@ -84,6 +85,9 @@ def track_video(
     Returns:
         A ``Timeline``: the tracks with name, distance, first/last time and boxes, and the speed.
 
+    Raises:
+        BadInput: the source cannot be opened, or not one frame of it can be read.
+
     Example:
         >>> from faceprint.gallery import Gallery
         >>> from faceprint.video import track_video
@@ -148,11 +152,13 @@ def track_video(
         info = video.info
         # a face unseen by the detector for about a second (turned away, covered) keeps its track
         tracker.max_misses = max(2, round((info.fps or 10.0) * KEEP_UNSEEN_S / detect_every))
+        clock = time.perf_counter()
+        reading = iter(video)
+        first = next(reading, None)  # BadInput when no frame can be read: before an annotated copy is begun
         context = AnnotatedWriter(Path(annotate), info.fps, info.width, info.height) if annotate else nullcontext()
         with context as writer:
             try:
-                clock = time.perf_counter()
-                for frame in video:
+                for frame in itertools.chain(() if first is None else (first,), reading):
                     clock = _lap(stage, "read", clock)
                     grey = cv2.cvtColor(frame.bgr, cv2.COLOR_BGR2GRAY)
                     if frame.index % detect_every == 0:
@@ -201,8 +207,6 @@ def track_video(
     dropped = sum(t.detections < min_detections for t in tracks)
     if dropped:
         notes.append(f"{dropped} track(s) detected in fewer than {min_detections} frames left out")
-    if frames == 0:
-        notes.append("no frame could be read from the video")
     if identify is None:
         notes.append("no gallery: tracks are not named")
     return Timeline(source=info.source, fps=info.fps, width=info.width, height=info.height, frames=frames,

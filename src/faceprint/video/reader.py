@@ -75,7 +75,8 @@ def _open_quietly(cv2: Any, target: str | int) -> Any:
 
 
 class VideoReader:
-    """Frames of a video file or camera, in order (a context manager; iterate to read).
+    """Frames of a video file or camera, in order (a context manager; iterate to read). BadInput
+    when it cannot be opened, or when iterating cannot read its first frame.
 
     Example:
         >>> with VideoReader("clip.mp4") as video:
@@ -130,6 +131,9 @@ class VideoReader:
         while self.max_frames is None or index < self.max_frames:
             ok, bgr = self._capture.read()
             if not ok or bgr is None:
+                if index == 0:  # OpenCV opens some files it cannot decode (a text file named .jpg)
+                    raise BadInput(f"{self.info.source}: no frame could be read; give a video file "
+                                   "(.mp4, .avi, ...) or a working camera")
                 break
             if bgr.ndim == 2:
                 bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)

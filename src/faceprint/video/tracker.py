@@ -203,8 +203,8 @@ class FaceTracker:
 
     Args:
         gate: largest Euclidean distance between a detection's embedding and a track's mean
-            embedding for the two to be the same face (``track_video`` uses 0.8 x the model's
-            verification threshold: see ``process.GATE_FACTOR``).
+            embedding for the two to be the same face (``track_video`` uses
+            ``process.default_gate(model)``: one impostor pair in 10,000 on the model's fitted curve).
         iou_min: smallest overlap between a track's last box and a detection to link them by place.
         reid_gate: a detection that does not overlap a track may still join it when its embedding
             is at most this far from the track's (a face that moved fast, or came back); default
