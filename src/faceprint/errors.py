@@ -4,7 +4,27 @@ from __future__ import annotations
 
 
 class FaceprintError(Exception):
-    """Base class of every error faceprint raises on purpose."""
+    """Base class of every error faceprint raises on purpose.
+
+    A type may carry what to do about it: ``hint`` for a Python or CLI user (appended to the
+    message), ``http_hint`` for a client of the service (which answers with ``detail`` and that
+    instead: the client cannot run the CLI or change the server's settings).
+    """
+
+    hint = ""
+    http_hint = ""
+
+    @property
+    def detail(self) -> str:
+        """The message without the hint."""
+        return str(self.args[0]) if self.args else ""
+
+    def __str__(self) -> str:  # KeyError (UnknownSubject, UnknownFace) would quote the message
+        return f"{self.detail}; {self.hint}" if self.hint and self.detail else self.detail
+
+    def for_http(self) -> str:
+        """The message as the service answers it."""
+        return f"{self.detail}; {self.http_hint}" if self.http_hint and self.detail else self.detail
 
 
 def first_line(exc: BaseException, limit: int = 200) -> str:
@@ -24,6 +44,9 @@ class ImageNotFound(BadImage):
 
 class ImageTooLarge(BadImage):
     """The image has more pixels than the configured limit (decompression-bomb guard)."""
+
+    hint = "raise it with FACEPRINT_MAX_PIXELS if the image is genuine"
+    http_hint = "send a smaller photo (scale it down)"
 
 
 class NoFace(FaceprintError):
@@ -53,15 +76,17 @@ class GalleryError(FaceprintError):
 class UnknownSubject(GalleryError, KeyError):
     """No subject of that name in the gallery."""
 
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
+    hint = "`faceprint gallery list` shows who is there"
+    http_hint = "GET /v1/subjects lists who is there"
+    __str__ = FaceprintError.__str__  # not KeyError's, which quotes the message
 
 
 class UnknownFace(GalleryError, KeyError):
     """No face with that id in the gallery."""
 
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
+    hint = "`faceprint gallery show NAME` lists ids"
+    http_hint = "GET /v1/faces lists the face ids"
+    __str__ = FaceprintError.__str__
 
 
 class GalleryUnavailable(GalleryError):

@@ -87,7 +87,6 @@ def _decode(stream: io.BytesIO, name: str, limit: int) -> np.ndarray:
             if width * height > limit:
                 raise ImageTooLarge(
                     f"{name}: {width}x{height} = {width * height:,} pixels exceeds the limit of {limit:,}"
-                    " (raise it with FACEPRINT_MAX_PIXELS if the image is genuine)"
                 )
             if width == 0 or height == 0:
                 raise BadImage(f"{name}: the image has no pixels ({width}x{height})")

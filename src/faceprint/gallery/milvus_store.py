@@ -334,7 +334,7 @@ class MilvusStore:
     def _subject_row(self, name: str) -> dict:
         rows = self._query("subjects", f"name == {_quote(name)}", ["id", "name", "metadata", "created"])
         if not rows:
-            raise UnknownSubject(f"no subject named {name!r} in {self.path}; `faceprint gallery list` shows who is there")
+            raise UnknownSubject(f"no subject named {name!r} in {self.path}")
         return rows[0]
 
     def _face_count(self, subject_id: int) -> int:
@@ -483,7 +483,7 @@ class MilvusStore:
     def delete_face(self, face_id: int) -> None:
         with self.lock:
             if not self._has_faces() or not self._in("faces", "id", [int(face_id)], ["id"]):
-                raise UnknownFace(f"no face with id {face_id} in {self.path}; `faceprint gallery show NAME` lists ids")
+                raise UnknownFace(f"no face with id {face_id} in {self.path}")
             self._call("delete", self.client.delete, self._collections["faces"], ids=[int(face_id)])
             self._bump()
 

@@ -217,7 +217,7 @@ class SqliteStore:
                               "(SELECT COUNT(*) FROM faces f WHERE f.subject_id = s.id) "
                               "FROM subjects s WHERE s.name=?", (name,)).fetchone()
         if row is None:
-            raise UnknownSubject(f"no subject named {name!r} in {self.path}; `faceprint gallery list` shows who is there")
+            raise UnknownSubject(f"no subject named {name!r} in {self.path}")
         return row
 
     @staticmethod
@@ -310,7 +310,7 @@ class SqliteStore:
         with self._write():
             cur = self.db.execute("DELETE FROM faces WHERE id=?", (int(face_id),))
             if not cur.rowcount:
-                raise UnknownFace(f"no face with id {face_id} in {self.path}; `faceprint gallery show NAME` lists ids")
+                raise UnknownFace(f"no face with id {face_id} in {self.path}")
             self._bump()
 
     def face_subjects(self, ids: Sequence[int]) -> dict[int, str]:

@@ -49,7 +49,7 @@ class ImageResult:
 
 def renamed(exc: FaceprintError, name: str) -> FaceprintError:
     """The same error, with the ``<bytes>`` placeholder replaced by the upload's name."""
-    message = str(exc).replace("<bytes>", name)
+    message = exc.detail.replace("<bytes>", name)
     try:
         return type(exc)(message)
     except TypeError:  # an exception type with another constructor: keep it as it is

@@ -44,22 +44,13 @@ PRIVATE = {
 }
 
 
-# faceprint's messages are written for the CLI: their hints point HTTP clients to the routes instead,
-# and drop what only the server's operator can do
-CLI_HINTS = {
-    "`faceprint gallery list` shows who is there": "GET /v1/subjects lists who is there",
-    "`faceprint gallery show NAME` lists ids": "GET /v1/faces lists the face ids",
-    " (raise it with FACEPRINT_MAX_PIXELS if the image is genuine)": "",  # the operator's setting
-}
-
-
-def for_client(message: str, gallery_paths: list[str]) -> str:
-    """A faceprint error's message as a client may see it: the server's gallery file (or server
-    address) is called "the gallery", and CLI hints name the HTTP routes."""
+def for_client(exc: fe.FaceprintError, gallery_paths: list[str]) -> str:
+    """A faceprint error's message as a client may see it: its HTTP hint instead of the CLI one
+    (``FaceprintError.for_http``), and the server's gallery file (or server address) called "the
+    gallery"."""
+    message = exc.for_http()
     for path in sorted({p for p in gallery_paths if p and p != "."}, key=len, reverse=True):
         message = message.replace(path, "the gallery")
-    for cli, http in CLI_HINTS.items():
-        message = message.replace(cli, http)
     return message
 
 
@@ -131,10 +122,7 @@ def install(app) -> None:
         if code in PRIVATE:
             log.error("%s %s failed: %s", request.method, request.url.path, exc)
             return JSONResponse(body(code, PRIVATE[code]), status)
-        message = for_client(str(exc), _gallery_paths(request))
-        if code == "image_too_large":
-            message += "; send a smaller photo (scale it down)"
-        return JSONResponse(body(code, message), status)
+        return JSONResponse(body(code, for_client(exc, _gallery_paths(request))), status)
 
     @app.exception_handler(Busy)
     async def _busy(request: Request, exc: Busy) -> JSONResponse:
