@@ -8,17 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+from web_browser import launched, opened, playwright_or_skip
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ASTRONAUT = Path(__file__).parent / "fixtures" / "astronaut.png"
-
-pytest.importorskip("fastapi", reason="the service needs its extra: pip install 'faceprint[serve]'")
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
-if not CHROMIUM.exists():
-    pytest.skip("no /usr/bin/chromium (apt-get install chromium); Playwright's own browser download is not used",
-                allow_module_level=True)
+sync_api = playwright_or_skip()
 
 pytestmark = pytest.mark.slow
 
@@ -38,26 +31,14 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with launched(sync_api) as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture()
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.set_default_timeout(60_000)
-    page.goto(server.url + "/")
-    page.fill("#key", server.admin_key)
-    page.click("#key-save")
-    page.locator("#key-status.ok").wait_for()
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    with opened(browser, server.url + "/", key=server.admin_key) as page:
+        yield page
 
 
 def idle(page, button: str) -> None:
@@ -112,13 +93,7 @@ def test_a_long_name_without_spaces_does_not_widen_the_page(browser, server):
     answer = httpx.post(f"{server.url}/v1/subjects/{name}/faces", headers={"X-API-Key": server.admin_key},
                         files=[("images", ("astronaut.png", ASTRONAUT.read_bytes()))], timeout=120)
     assert answer.status_code == 201, answer.text
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    try:
-        page.goto(server.url + "/")
-        page.fill("#key", server.admin_key)
-        page.click("#key-save")
+    with opened(browser, server.url + "/", key=server.admin_key, width=390, height=844) as page:
         page.locator("#subjects-list td", has_text=name).wait_for()
         page.set_input_files("#identify-file", str(ASTRONAUT))
         page.click("#identify-submit")
@@ -127,21 +102,11 @@ def test_a_long_name_without_spaces_does_not_widen_the_page(browser, server):
         assert page.evaluate("document.documentElement.scrollWidth") <= 390  # was: about 3200
         delete = page.locator(f"button[aria-label='Delete {name}']").bounding_box()
         assert delete is not None and delete["x"] + delete["width"] <= 390
-    finally:
-        context.close()
 
 
 def test_a_request_the_server_never_answers_ends_with_a_message(browser, server):
     """The button does not stay busy for good when an answer never comes (a hung server or proxy)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    try:
-        page.clock.install()
-        page.goto(server.url + "/")
-        page.fill("#key", server.admin_key)
-        page.click("#key-save")
-        page.locator("#key-status.ok").wait_for()
+    with opened(browser, server.url + "/", key=server.admin_key, clock=True) as page:
         page.route("**/v1/identify*", lambda route: None)  # never answered
         page.set_input_files("#identify-file", str(ASTRONAUT))
         page.click("#identify-submit")
@@ -151,8 +116,6 @@ def test_a_request_the_server_never_answers_ends_with_a_message(browser, server)
         assert "did not answer" in page.text_content("#identify-error")
         idle(page, "#identify-submit")
         assert page.text_content("#identify-submit") == "Identify"
-    finally:
-        context.close()
 
 
 def test_a_photo_the_browser_cannot_show_still_lists_its_faces(page, tmp_path):

@@ -12,17 +12,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from web_browser import launched, opened, playwright_or_skip
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PEOPLE = {"George W Bush": "George_W_Bush", "Colin Powell": "Colin_Powell"}
-
-pytest.importorskip("fastapi", reason="the service needs its extra: pip install 'faceprint[serve]'")
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install playwright")
-if not CHROMIUM.exists():
-    pytest.skip("no /usr/bin/chromium (apt-get install chromium); Playwright's own browser download is not used",
-                allow_module_level=True)
+sync_api = playwright_or_skip()
 
 pytestmark = pytest.mark.slow
 
@@ -42,23 +35,14 @@ def server(tmp_path_factory, data_dir):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with launched(sync_api) as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture()
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.set_default_timeout(60_000)
-    page.goto(server.url + "/")
-    yield page
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    with opened(browser, server.url + "/") as page:
+        yield page
 
 
 def use_key(page, key: str) -> None:
