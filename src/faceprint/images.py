@@ -29,6 +29,37 @@ def is_image_path(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
 
 
+def labelled_folder(root: str | os.PathLike, images_only: bool = True) -> dict[str, list[Path]]:
+    """The one reader of ``root/<name>/`` folders: person -> sorted files, for every sub-folder of
+    ``root`` that holds some (a person's sub-folders count too).
+
+    Args:
+        root: a folder with one sub-folder of photos per person.
+        images_only: only files with an image suffix (``is_image_path``); False keeps every file,
+            so that a caller can report the ones that are not photos.
+
+    Returns:
+        Sub-folder name -> its files, both sorted.
+
+    Raises:
+        BadInput: ``root`` is not a folder, or no sub-folder holds a photo.
+    """
+    from faceprint.errors import BadInput
+
+    root = Path(root)
+    if not root.is_dir():
+        raise BadInput(f"{root}: not a folder; expected one sub-folder of photos per person (root/<name>/*.jpg)")
+    keep = is_image_path if images_only else Path.is_file
+    people = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        files = sorted(p for p in folder.rglob("*") if keep(p))
+        if files:
+            people[folder.name] = files
+    if not people:
+        raise BadInput(f"{root}: no photos found; expected one sub-folder of photos per person (root/<name>/*.jpg)")
+    return people
+
+
 def load_image(source: ImageSource, max_pixels: int | None = None) -> np.ndarray:
     """Decode an image into an RGB uint8 array, applying EXIF orientation.
 

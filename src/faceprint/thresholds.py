@@ -1,14 +1,40 @@
-"""Which verification threshold a model uses: the user's own (saved by `faceprint calibrate
---save`) when there is one, else the registry's, calibrated on LFW View 1."""
+"""Every threshold the library uses at run time, and the maths that turns a fitted curve into one.
+
+- Verification: a model's Euclidean threshold between unit vectors: the user's own (saved by
+  `faceprint calibrate --save`) when there is one, else the registry's, fitted on LFW View 1.
+- Identification: open-set search keeps strangers out at a stated FPIR for the gallery's size.
+- Clustering: the average-linkage cut per model.
+
+The fitters that write these numbers live in ``faceprint.fit`` (one module each, each re-runnable).
+
+Identification. A verification threshold is the wrong default for search: a stranger compared with
+N enrolled faces gets N chances to fall under it. The false positive identification rate of a
+threshold t on a gallery of N faces is modelled as
+
+    FPIR(t, N) = 1 - (1 - p(t)) ** N,   so   t(N, fpir) = q(1 - (1 - fpir) ** (1 / N))
+
+where p(t) is the share of impostor pairs (two different people) closer than t and q its inverse.
+q is fitted per model on data that is not LFW View 2 (LFW View 1 people and CelebA identities):
+empirical quantiles where there are enough impostor pairs, and below that a straight line in probit
+space fitted to the lowest impostor distances (the lower tail of the impostor distribution is close
+to Gaussian there). The fitted table, with how it was made and how well the model predicted FPIR on
+held-out strangers, lives in ``ident_thresholds.json``. Users calibrate on their own gallery with
+``faceprint calibrate --gallery``.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from faceprint import registry, settings
+from faceprint.errors import BadInput
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +77,97 @@ def threshold_for(model: str) -> float:
     """Euclidean threshold between unit embeddings under which ``model`` calls two faces the same."""
     user = saved_threshold(model)
     return user if user is not None else registry.embedder_spec(model).threshold
+
+
+# -- identification ------------------------------------------------------------------------------
+
+DEFAULT_FPIR = 0.01
+IDENTIFICATION_TABLE = Path(__file__).with_name("ident_thresholds.json")
+
+
+@lru_cache(maxsize=1)
+def _identification_table() -> dict[str, Any]:
+    return json.loads(IDENTIFICATION_TABLE.read_text()) if IDENTIFICATION_TABLE.exists() else {}
+
+
+def check_fpir(fpir: float) -> float:
+    """``fpir`` itself; BadInput unless it lies strictly between 0 and 1 (a false positive
+    identification rate: 0 names nobody, 1 everybody)."""
+    if not 0.0 < fpir < 1.0:  # NaN fails too
+        raise BadInput(f"FPIR must lie strictly between 0 and 1 (e.g. 0.01), not {fpir:g}")
+    return fpir
+
+
+def per_pair_rate(faces: int, fpir: float) -> float:
+    """The impostor-pair false accept rate p that gives ``fpir`` over ``faces`` independent chances."""
+    check_fpir(fpir)
+    return -math.expm1(math.log1p(-fpir) / max(int(faces), 1))
+
+
+def quantile(model_entry: dict[str, Any], p: float) -> float:
+    """Impostor distance below which a share ``p`` of impostor pairs falls (fitted curve).
+
+    Inside the stored grid's range: the empirical quantiles, interpolated in log p (the grid is
+    stored from large p down; it is sorted here). Above the grid: its largest quantile. Below it:
+    the probit-linear tail.
+    """
+    from statistics import NormalDist
+
+    grid_p = np.asarray(model_entry["quantiles"]["p"], float)
+    grid_t = np.asarray(model_entry["quantiles"]["t"], float)
+    order = np.argsort(grid_p)
+    grid_p, grid_t = grid_p[order], grid_t[order]
+    if p >= grid_p[0]:
+        return float(np.interp(math.log(p), np.log(grid_p), grid_t))
+    tail = model_entry["tail"]  # t = a + b * probit(p), fitted on the lowest impostor distances
+    return float(tail["a"] + tail["b"] * NormalDist().inv_cdf(p))
+
+
+def identification_threshold(model: str, faces: int, fpir: float = DEFAULT_FPIR) -> float:
+    """The default identification threshold for a gallery of ``faces`` faces of ``model``.
+
+    Falls back to the model's verification threshold only for models with no fitted entry (a
+    user's own ONNX file), which is the case ``faceprint calibrate --gallery`` is for.
+    """
+    t = impostor_quantile(model, per_pair_rate(faces, fpir))
+    if t is None:
+        return threshold_for(model) if not model.endswith(".onnx") else 0.6
+    return t
+
+
+def impostor_quantile(model: str, p: float) -> float | None:
+    """The distance below which a share ``p`` of impostor pairs of ``model`` falls (the fitted
+    curve of ``ident_thresholds.json``); None for a model with no fitted entry."""
+    entry = _model_entry(model)
+    return None if entry is None else quantile(entry, p)
+
+
+def _model_entry(model: str) -> dict[str, Any] | None:
+    return _identification_table().get("models", {}).get(model)
+
+
+def describe_identification(model: str) -> dict[str, Any] | None:
+    """How the default table for ``model`` was fitted (None when it has none)."""
+    entry = _model_entry(model)
+    return None if entry is None else {k: v for k, v in entry.items() if k not in ("quantiles",)}
+
+
+def threshold_at_fpir(best_unknown: np.ndarray, fpir: float) -> float:
+    """Largest threshold that names at most a share ``fpir`` of the strangers (their best distance
+    to the gallery <= threshold names them) -- the same rule as ``eval.identification``."""
+    best = np.sort(np.asarray(best_unknown, float))
+    allowed = int(np.floor(fpir * len(best)))
+    return float(best[allowed] - 1e-9) if allowed < len(best) else float("inf")
+
+
+# Average-linkage cut per model (Euclidean, unit vectors), chosen by `python -m
+# faceprint.clustering.calibrate` on CelebA chips (../shared/data/celeba_dlib150), never on LFW:
+# the best mean BCubed F1 (0.943) over 21 random collections of 20-297 people (6,110 faces).
+CLUSTER_THRESHOLDS: dict[str, float] = {"dlib": 0.39}
+
+
+def cluster_threshold(model: str) -> float:
+    """The clustering threshold for ``model``: the calibrated one, else its verification threshold."""
+    if model in CLUSTER_THRESHOLDS:
+        return CLUSTER_THRESHOLDS[model]
+    return threshold_for(model)

@@ -14,19 +14,11 @@ from faceprint.types import Box, ImageFaces
 
 log = logging.getLogger(__name__)
 
-# Average-linkage cut per model (Euclidean, unit vectors), chosen by `python -m
-# faceprint.clustering.calibrate` on CelebA chips (../shared/data/celeba_dlib150), never on LFW:
-# the best mean BCubed F1 (0.943) over 21 random collections of 20-297 people (6,110 faces).
-CLUSTER_THRESHOLDS: dict[str, float] = {"dlib": 0.39}
-
-
 def default_threshold(model: str) -> float:
-    """The clustering threshold for ``model``: the calibrated one, else its verification threshold."""
-    if model in CLUSTER_THRESHOLDS:
-        return CLUSTER_THRESHOLDS[model]
-    from faceprint.thresholds import threshold_for
+    """The clustering threshold for ``model`` (``faceprint.thresholds.cluster_threshold``)."""
+    from faceprint.thresholds import cluster_threshold
 
-    return threshold_for(model)
+    return cluster_threshold(model)
 
 
 @dataclass(frozen=True)

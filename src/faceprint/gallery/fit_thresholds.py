@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from faceprint import settings
-from faceprint.gallery import identify as ident
+from faceprint import thresholds as ident
 
 log = logging.getLogger(__name__)
 
@@ -183,11 +183,11 @@ def main() -> None:
     entry["check"] = {"data": f"CelebA (celeba_dlib150): {len(check_v)} photos of {len(set(check_l))} identities "
                               "not in the fit", "label_noise": label_noise(check_v, check_l),
                       "rows": check(entry, check_v, check_l)}
-    table = json.loads(ident.TABLE.read_text()) if ident.TABLE.exists() else {}
+    table = json.loads(ident.IDENTIFICATION_TABLE.read_text()) if ident.IDENTIFICATION_TABLE.exists() else {}
     table.setdefault("models", {})[args.model] = entry
     table["method"] = ("threshold(N, fpir) = q(1 - (1 - fpir)^(1/N)); q = impostor-pair distance quantile, "
                        "empirical, probit-linear tail below; see faceprint/gallery/identify.py")
-    ident.TABLE.write_text(json.dumps(table, indent=1) + "\n")
+    ident.IDENTIFICATION_TABLE.write_text(json.dumps(table, indent=1) + "\n")
     print(json.dumps({k: v for k, v in entry.items() if k != "quantiles"}, indent=1))
 
 

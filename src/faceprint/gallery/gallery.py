@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from faceprint.errors import BadInput, GalleryError, GalleryMismatch
-from faceprint.gallery import identify as ident
+from faceprint import thresholds
 from faceprint.gallery.index import ANN_MIN_FACES, VectorIndex
 from faceprint.gallery.store import NewFace, open_store, store_exists
 from faceprint.gallery.types import (Candidate, CheckReport, EnrolReport, FaceRecord, Identification,
@@ -384,7 +384,7 @@ class Gallery:
     def threshold_and_source(self, fpir: float | None = None) -> tuple[float, str]:
         """``threshold(fpir)`` and where it comes from, in words."""
         if fpir is not None:
-            ident.check_fpir(fpir)  # before the saved threshold is looked at: a bad rate is refused either way
+            thresholds.check_fpir(fpir)  # before the saved threshold is looked at: a bad rate is refused either way
         saved = self._store.meta("ident_threshold")
         if fpir is None and saved:
             entry = json.loads(saved)
@@ -394,8 +394,8 @@ class Gallery:
                             "run `faceprint calibrate --gallery` again", self.path, then, now)
                 return float(entry["threshold"]), f"calibrated on this gallery at {then} faces (now {now}: stale)"
             return float(entry["threshold"]), "calibrated on this gallery"
-        faces, fpir = max(len(self), 1), ident.DEFAULT_FPIR if fpir is None else fpir
-        return ident.default_threshold(self.model, faces, fpir), f"default for {faces} faces at FPIR {fpir:g}"
+        faces, fpir = max(len(self), 1), thresholds.DEFAULT_FPIR if fpir is None else fpir
+        return thresholds.identification_threshold(self.model, faces, fpir), f"default for {faces} faces at FPIR {fpir:g}"
 
     def save_threshold(self, entry: dict[str, Any]) -> None:
         """Keep a calibrated identification threshold (``entry["threshold"]``) with the gallery."""
@@ -649,6 +649,8 @@ def gallery_split_metrics(path: Path, pipeline, gallery_vectors: np.ndarray, gal
                           in_memory: dict[str, Any] | None = None) -> dict[str, Any]:
     """``faceprint eval ident --through-gallery``: enrol the split's gallery vectors into a new
     persistent gallery, search the probes through its index, and compare with the in-memory figures."""
+    from faceprint.gallery.identify import gallery_metrics as _gallery_metrics
+
     if Path(path).exists():
         raise GalleryError(f"{path} exists already: give a new path for the evaluation gallery")
     config = pipeline.config
@@ -656,7 +658,7 @@ def gallery_split_metrics(path: Path, pipeline, gallery_vectors: np.ndarray, gal
     with Gallery(path, model=config.model, **options) as g:
         g.add_vectors(list(gallery_labels), gallery_vectors, signature=pipeline.signature(),
                       keys=[f"eval-{i}" for i in range(len(gallery_labels))])
-        out = ident.gallery_metrics(g, known, known_labels, unknown, fpir)
+        out = _gallery_metrics(g, known, known_labels, unknown, fpir)
         out["index"] = g._ready_index().describe()
     if in_memory is not None:
         keys = [k for k in out if k.startswith(("rank", "dir_at_fpir", "open_set_threshold"))]

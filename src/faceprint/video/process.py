@@ -39,8 +39,7 @@ GATE_FACTOR = 0.8
 
 def default_gate(model: str) -> float:
     """The largest embedding distance at which a detection continues a track, for ``model``."""
-    from faceprint.gallery.identify import impostor_quantile
-    from faceprint.thresholds import threshold_for
+    from faceprint.thresholds import impostor_quantile, threshold_for
 
     gate = impostor_quantile(model, GATE_IMPOSTOR_RATE)
     return gate if gate is not None else GATE_FACTOR * threshold_for(model)

@@ -416,7 +416,7 @@ def test_reader_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_default_gate_from_the_fitted_curve_or_the_verification_threshold(tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from faceprint.gallery import identify
+    from faceprint import thresholds as identify
     from faceprint.thresholds import threshold_for
     from faceprint.video.process import GATE_FACTOR, default_gate
 

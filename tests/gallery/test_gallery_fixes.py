@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faceprint.gallery import identify as ident
+from faceprint import thresholds as ident
 
 
 @pytest.mark.parametrize("model", ["dlib", "dlib+mobilefacenet", "mobilefacenet"])
 def test_quantile_follows_the_stored_table_inside_its_range(model: str) -> None:
-    entry = ident._table()["models"][model]
+    entry = ident._identification_table()["models"][model]
     grid_p = entry["quantiles"]["p"]
     grid_t = entry["quantiles"]["t"]
     for p, t in zip(grid_p, grid_t):  # at the grid points: the stored empirical quantiles

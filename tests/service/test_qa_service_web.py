@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from web_browser import launched, opened, playwright_or_skip
 
-ASTRONAUT = Path(__file__).parent / "fixtures" / "astronaut.png"
+ASTRONAUT = Path(__file__).parents[1] / "fixtures" / "astronaut.png"
 sync_api = playwright_or_skip()
 
 pytestmark = pytest.mark.slow

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from faceprint import Gallery
 from faceprint.cli.main import app
+from faceprint import thresholds
 from faceprint.gallery import identify as ident
 
 PEOPLE = ["Ariel_Sharon", "Colin_Powell", "Donald_Rumsfeld", "Gerhard_Schroeder", "Hugo_Chavez", "Jean_Chretien",
@@ -20,19 +21,19 @@ PEOPLE = ["Ariel_Sharon", "Colin_Powell", "Donald_Rumsfeld", "Gerhard_Schroeder"
 
 def test_default_threshold_tightens_with_gallery_size() -> None:
     sizes = [10, 100, 1_000, 10_000, 100_000, 1_000_000]
-    values = [ident.default_threshold("dlib", n) for n in sizes]
+    values = [thresholds.identification_threshold("dlib", n) for n in sizes]
     assert all(a > b for a, b in zip(values, values[1:])), values
-    assert ident.default_threshold("dlib", 1000, fpir=0.1) > ident.default_threshold("dlib", 1000, fpir=0.001)
+    assert thresholds.identification_threshold("dlib", 1000, fpir=0.1) > thresholds.identification_threshold("dlib", 1000, fpir=0.001)
     # N independent chances at p each: 1 - (1 - p)^N = fpir
-    p = ident.per_pair_rate(1000, 0.01)
+    p = thresholds.per_pair_rate(1000, 0.01)
     assert abs((1 - (1 - p) ** 1000) - 0.01) < 1e-12
-    entry = ident.describe("dlib")
+    entry = thresholds.describe_identification("dlib")
     assert entry is not None and "View 2" in entry["fitted_on"] and "never" in entry["fitted_on"]
 
 
 def test_table_keeps_strangers_out_on_held_out_celebrities() -> None:
     """The fitted table's own check (CelebA, not the data it was fitted on): measured FPIR near target."""
-    rows = ident.describe("dlib")["check"]["rows"]
+    rows = thresholds.describe_identification("dlib")["check"]["rows"]
     assert rows
     for row in rows:
         assert row["measured_fpir"] <= 3 * row["target_fpir"] + 0.01, row
@@ -88,7 +89,7 @@ def test_calibrate_on_gallery_reports_dir_and_is_used(split_vectors, tmp_path: P
         assert result["threshold_ci95"][0] <= result["threshold"] <= result["threshold_ci95"][1]
         g.save_threshold({k: result[k] for k in ("threshold", "fpir", "dir")})
         assert g.threshold() == pytest.approx(result["threshold"])
-        assert g.threshold(fpir=0.01) == pytest.approx(ident.default_threshold("dlib", len(g), 0.01))
+        assert g.threshold(fpir=0.01) == pytest.approx(thresholds.identification_threshold("dlib", len(g), 0.01))
 
 
 @pytest.mark.slow

@@ -56,7 +56,7 @@ def test_wrong_key_shows_an_error(page):
     status.wait_for()
     assert "not valid" in status.text_content()
     # acting with it shows the error in words where the user acted
-    page.set_input_files("#identify-file", str(Path(__file__).parent / "fixtures" / "astronaut.png"))
+    page.set_input_files("#identify-file", str(Path(__file__).parents[1] / "fixtures" / "astronaut.png"))
     page.click("#identify-submit")
     page.locator("#identify-error:not([hidden])").wait_for()
     assert "not valid" in page.text_content("#identify-error")
