@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 log = logging.getLogger("bench_cluster")
 
 # chinese whispers' own best threshold on the CelebA calibration collections, so the baseline is
-# tuned as fairly as faceprint's method: `python -m faceprint.clustering.calibrate --whispers`
+# tuned as fairly as faceprint's method: `python -m faceprint.fit.clustering --whispers`
 WHISPERS_THRESHOLD = 0.34
 
 

@@ -10,6 +10,14 @@ status codes (any 5xx fails the run), the server's RSS before and after the run 
 grows by more than 10 %), and how many images the server's batcher put in one batch. With
 ``--compare-batching N``, also N alternating rounds against a server that embeds one image at a
 time (``--max-batch 1``) on the same gallery, and the median ratio of their requests/s.
+
+With ``--baseline SRC`` (another checkout's ``src`` folder, e.g. the code before a change), a
+second server runs that code (``PYTHONPATH=SRC``) on its own gallery enrolled the same way, and
+``--rounds`` alternating rounds of ``--seconds`` each load both (the order flips every round, so a
+load change on the machine hits both); printed: each one's requests/s and p50 latency per round,
+their medians, and the median ratio of requests/s (this code over the baseline):
+
+    nice python bench/bench_service_load.py --clients 8 --seconds 15 --baseline ../baseline/src --rounds 4
 """
 
 from __future__ import annotations
@@ -109,6 +117,59 @@ def compare_batching(batched, root: Path, key: str, probes: list[bytes], args) -
             "median_ratio_batched_over_one_at_a_time": round(statistics.median(ratios), 2) if ratios else None}
 
 
+def enrolled_server(root: Path, people: list[Path], photos: int, admin: str, extra: list[str],
+                    src: Path | None = None):
+    """``faceprint serve`` on ``root``'s gallery, started (from ``src`` when given) and with
+    ``photos`` photos of each of ``people`` enrolled through the API."""
+    import httpx
+
+    from faceprint.service.launch import LocalServer
+
+    env = {"PYTHONPATH": str(Path(src).resolve())} if src is not None else {}
+    server = LocalServer(root / "gallery.db", root / "keys.json", extra=extra, env=env)
+    server.start()
+    try:
+        for person in people:
+            files = [("images", (p.name, p.read_bytes())) for p in sorted(person.glob("*.jpg"))[:photos]]
+            answer = httpx.post(f"{server.url}/v1/subjects/{person.name}/faces", files=files,
+                                headers={"X-API-Key": admin}, timeout=120)
+            answer.raise_for_status()
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def compare_baseline(current, root: Path, people: list[Path], probes: list[bytes], args) -> dict:
+    """Requests/s and p50 latency of this code's server against the baseline code's, each on its
+    own gallery enrolled the same way, in ``--rounds`` alternating rounds of ``--seconds``."""
+    from faceprint.service.keys import KeyStore
+
+    base_root = root / "baseline"
+    base_root.mkdir()
+    admin, _ = KeyStore(base_root / "keys.json").create("admin", "bench")
+    reader, _ = KeyStore(base_root / "keys.json").create("recognise", "bench")
+    baseline = enrolled_server(base_root, people, args.photos, admin, ["--workers", str(args.workers)], args.baseline)
+    figures: dict[str, dict[str, list[float]]] = {"current": {"requests_per_s": [], "p50_ms": []},
+                                                   "baseline": {"requests_per_s": [], "p50_ms": []}}
+    try:
+        asyncio.run(load(baseline.url, reader, probes, args.clients, args.warmup))
+        for number in range(args.rounds):
+            order = [("current", current, args.reader_key), ("baseline", baseline, reader)]
+            for label, server, key in (order if number % 2 == 0 else order[::-1]):
+                latencies, _ = asyncio.run(load(server.url, key, probes, args.clients, args.seconds))
+                figures[label]["requests_per_s"].append(round(len(latencies) / args.seconds, 1))
+                figures[label]["p50_ms"].append(round(1000 * statistics.median(latencies), 1) if latencies else None)
+    finally:
+        baseline.stop()
+    medians = {label: {name: statistics.median([v for v in values if v is not None]) for name, values in f.items()}
+               for label, f in figures.items()}
+    ratios = [c / b for c, b in zip(figures["current"]["requests_per_s"], figures["baseline"]["requests_per_s"]) if b]
+    return {"baseline_src": str(args.baseline), "rounds": args.rounds, "seconds_each": args.seconds,
+            "per_round": figures, "median": medians,
+            "median_ratio_current_over_baseline": round(statistics.median(ratios), 3) if ratios else None}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=20)
@@ -121,14 +182,19 @@ def main() -> int:
                         help="then compare with a second server on the same gallery that embeds one image at a "
                              "time (--max-batch 1): ROUNDS alternating rounds of --compare-seconds each")
     parser.add_argument("--compare-seconds", type=float, default=10.0)
+    parser.add_argument("--baseline", type=Path, metavar="SRC",
+                        help="also load a server running the code of this src folder (PYTHONPATH=SRC), on its own "
+                             "gallery, in --rounds alternating rounds of --seconds with this code's server")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds against --baseline")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
     import httpx
 
     from faceprint.service.keys import KeyStore
-    from faceprint.service.launch import LocalServer
 
+    if args.baseline is not None and not (args.baseline / "faceprint" / "__init__.py").is_file():
+        sys.exit(f"--baseline {args.baseline}: not a src folder holding faceprint/")
     lfw = lfw_root()
     people = pick_people(lfw, args.people, args.photos)
     strangers = pick_people(lfw, args.people + 10, args.photos)[args.people:]
@@ -136,14 +202,9 @@ def main() -> int:
         root = Path(tmp)
         admin, _ = KeyStore(root / "keys.json").create("admin", "bench")
         reader, _ = KeyStore(root / "keys.json").create("recognise", "bench")
-        server = LocalServer(root / "gallery.db", root / "keys.json", extra=["--workers", str(args.workers)])
-        server.start()
+        args.reader_key = reader
+        server = enrolled_server(root, people, args.photos, admin, ["--workers", str(args.workers)])
         try:
-            for person in people:
-                files = [("images", (p.name, p.read_bytes())) for p in sorted(person.glob("*.jpg"))[:args.photos]]
-                answer = httpx.post(f"{server.url}/v1/subjects/{person.name}/faces", files=files,
-                                    headers={"X-API-Key": admin}, timeout=120)
-                answer.raise_for_status()
             probes = [p.read_bytes() for person in people for p in sorted(person.glob("*.jpg"))[args.photos:args.photos + 3]]
             probes += [sorted(s.glob("*.jpg"))[0].read_bytes() for s in strangers]
             # warm-up: the first requests pay for lazy set-up (index load, allocator growth)
@@ -165,6 +226,7 @@ def main() -> int:
             rss_end = rss_mb(server.pid)
             ready = httpx.get(f"{server.url}/readyz", timeout=10).json()
             comparison = (compare_batching(server, root, reader, probes, args) if args.compare_batching else None)
+            against_baseline = compare_baseline(server, root, people, probes, args) if args.baseline else None
         finally:
             server.stop()
 
@@ -188,6 +250,8 @@ def main() -> int:
     }
     if comparison is not None:
         result["batching_vs_one_at_a_time"] = comparison
+    if against_baseline is not None:
+        result["current_vs_baseline"] = against_baseline
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

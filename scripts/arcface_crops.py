@@ -1,4 +1,4 @@
-"""Which points should place MobileFaceNet's ArcFace crop? (issue 13) Measured on CFP dev and LFW View 2.
+"""Which points should place MobileFaceNet's ArcFace crop? Measured on CFP dev and LFW View 2.
 
 Each image is detected as ``eval`` does (the face nearest the centre, YuNet's fallback at 0.3), and
 MobileFaceNet embeds one ArcFace 112x112 crop per variant:
@@ -88,7 +88,8 @@ def _process(paths: list[str]) -> list[dict]:
     from faceprint.models import landmarks
     from faceprint.models.mobilefacenet import MobileFaceNet
     from faceprint.pipeline.align import DLIB5_FROM_68, with_points_from_68
-    from faceprint.pipeline.detect import keypoint_box, nearest_center
+    from faceprint.pipeline.detect import keypoint_box
+    from faceprint.types import nearest_center
     from faceprint.pipeline.embed import embed_chips
     from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
 

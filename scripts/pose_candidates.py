@@ -1,4 +1,4 @@
-"""Measure the pose-related pipeline candidates of issue 13 side by side, from one pass per image.
+"""Measure the pose-related pipeline candidates side by side, from one pass per image.
 
 Each image is detected once (the face nearest the centre, as ``eval`` takes it); its dlib
 landmarks are predicted from both boxes (the HOG-like box and YuNet's box as it is), each embedded
@@ -39,7 +39,8 @@ FALLBACK_SCORE = 0.3  # a second look at photos where YuNet finds nothing at its
 
 def _process(paths: list[str], have: dict[str, dict] | None = None) -> list[dict]:
     from faceprint.images import load_image
-    from faceprint.pipeline.detect import detect_faces, nearest_center
+    from faceprint.pipeline.detect import detect_faces
+    from faceprint.types import nearest_center
     from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
     from faceprint.types import Box, Detection
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Re-run the experiments of docs/experiments.md (issue 4), one by one or all:
+# Re-run the experiments of docs/experiments.md, one by one or all:
 #   scripts/run_experiments.sh [e1|e2|e3|e4|all]
 # Each step prints JSON; the runs land in runs/ (checkpoints, metrics.csv/json, curves.png) and the
 # LFW reports in docs/experiments/. Data from $FACEPRINT_DATA, else ../shared/data.

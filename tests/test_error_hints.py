@@ -1,5 +1,5 @@
 """What to do about an error is said in the caller's terms: a CLI or Python user gets the CLI's
-hint in the message, an HTTP client the service's (the service used to rewrite CLI sentences)."""
+hint in the message, an HTTP client the service's, each from the error type itself."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def test_each_caller_gets_its_own_hint_once():
 
 
 def test_the_service_renames_an_upload_without_doubling_the_hint():
-    from faceprint.service.engine import renamed
+    from faceprint.pipeline.sources import renamed
 
     again = renamed(fe.ImageTooLarge("<bytes>: 9000x9000 pixels exceeds the limit"), "photo.png")
     assert str(again) == ("photo.png: 9000x9000 pixels exceeds the limit; "

@@ -100,3 +100,11 @@ class GalleryMismatch(GalleryError):
 class BadName(GalleryError, BadInput):
     """A new subject's name or metadata that the gallery refuses (the caller's input, not a
     conflict with the gallery: the service answers 400)."""
+
+
+class SubjectExists(GalleryError):
+    """A new subject (or a new name for one) that the gallery holds already."""
+
+
+class NothingEnrolled(GalleryError):
+    """An enrol that added nothing because every photo is enrolled already as someone else."""

@@ -19,13 +19,21 @@ from faceprint.errors import BadImage, ImageNotFound, ImageTooLarge
 
 log = logging.getLogger(__name__)
 
+# What every function taking an image accepts: a path, encoded bytes, a binary file object or pixels.
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO, np.ndarray]
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".pbm", ".gif"})
 
 
 def is_image_path(path: Path) -> bool:
-    """True for a file whose suffix is an image format faceprint reads."""
+    """Whether a path names a photo faceprint reads, by its suffix (``IMAGE_SUFFIXES``).
+
+    Args:
+        path: any path.
+
+    Returns:
+        True for an existing file with an image suffix (any case).
+    """
     return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
 
 
@@ -72,7 +80,11 @@ def load_image(source: ImageSource, max_pixels: int | None = None) -> np.ndarray
         An (H, W, 3) uint8 RGB array.
 
     Raises:
-        ImageNotFound, ImageTooLarge, BadImage: with a message naming the input.
+        ImageNotFound: a path that does not exist or is not a file.
+        ImageTooLarge: more pixels than ``max_pixels``.
+        BadImage: not an image faceprint can decode (empty, corrupt, a text-mode file...).
+            Messages name the input: its path, its file object's name, or ``<bytes>`` for
+            in-memory data (``pipeline.sources.renamed`` puts a name there).
 
     Example:
         >>> rgb = load_image("tests/fixtures/astronaut.png")

@@ -7,8 +7,18 @@ from typing import Callable
 
 def progress_callbacks(progress: bool | Callable[[int], None] | None, total: int,
                        description: str = "working") -> tuple[Callable[[int], None], Callable[[], None]]:
-    """``(tick, finish)`` for ``progress``: True draws a transient rich bar on stderr, a callable
-    is given each count done, anything else does nothing. Call ``finish()`` when done (a ``finally``)."""
+    """Progress reporting for ``total`` items, as the caller asked for it.
+
+    Args:
+        progress: True draws a transient rich bar on stderr; a callable is given each count done;
+            anything else does nothing.
+        total: how many items the bar counts to.
+        description: the bar's label.
+
+    Returns:
+        ``(tick, finish)``: call ``tick(n)`` as n more items are done, and ``finish()`` when done
+        (in a ``finally``).
+    """
     if progress is True:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn

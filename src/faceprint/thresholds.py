@@ -3,9 +3,10 @@
 - Verification: a model's Euclidean threshold between unit vectors: the user's own (saved by
   `faceprint calibrate --save`) when there is one, else the registry's, fitted on LFW View 1.
 - Identification: open-set search keeps strangers out at a stated FPIR for the gallery's size.
-- Clustering: the average-linkage cut per model.
+- Clustering: the average-linkage cut per model, chosen on CelebA chips (``cluster_thresholds.json``).
 
-The fitters that write these numbers live in ``faceprint.fit`` (one module each, each re-runnable).
+This module only reads those JSON files and does the maths: the fitters that write them live in
+``faceprint.fit`` (one module each, each re-runnable).
 
 Identification. A verification threshold is the wrong default for search: a stranger compared with
 N enrolled faces gets N chances to fall under it. The false positive identification rate of a
@@ -40,12 +41,27 @@ log = logging.getLogger(__name__)
 
 
 def thresholds_file() -> Path:
+    """Where the user's own verification thresholds are kept.
+
+    Returns:
+        ``$FACEPRINT_HOME/thresholds.json`` (the file may not exist yet).
+    """
     return settings.home_dir() / "thresholds.json"
 
 
 def save_threshold(model: str, entry: dict[str, Any]) -> Path:
-    """Store a user threshold that verify/identify use for ``model`` from now on (for a model file,
-    until the file or its sidecar is rewritten: ``registry.model_file_stamp``)."""
+    """Store a user's verification threshold, which verify and compare use for ``model`` from now on.
+
+    For a model file (``.onnx``) it holds until the file or its sidecar is rewritten
+    (``registry.model_file_stamp``).
+
+    Args:
+        model: the embedding model the threshold was calibrated for.
+        entry: at least ``threshold``; anything else (``far``, ``tar``, ``source``) is kept with it.
+
+    Returns:
+        The file written (``thresholds_file()``).
+    """
     path = thresholds_file()
     table = json.loads(path.read_text()) if path.exists() else {}
     stamp = registry.model_file_stamp(model)
@@ -56,6 +72,15 @@ def save_threshold(model: str, entry: dict[str, Any]) -> Path:
 
 
 def saved_threshold(model: str) -> float | None:
+    """The user's own verification threshold for ``model``, if one was saved and still applies.
+
+    Args:
+        model: the embedding model.
+
+    Returns:
+        The threshold, or None when none was saved, the file cannot be read, or the model file
+        was rewritten since (then a warning is logged).
+    """
     path = thresholds_file()
     if not path.exists():
         return None
@@ -74,7 +99,18 @@ def saved_threshold(model: str) -> float | None:
 
 
 def threshold_for(model: str) -> float:
-    """Euclidean threshold between unit embeddings under which ``model`` calls two faces the same."""
+    """The Euclidean distance between unit embeddings under which ``model`` calls two faces the same.
+
+    Args:
+        model: the embedding model.
+
+    Returns:
+        The user's saved threshold (``save_threshold``), else the registry's default, fitted on
+        LFW View 1.
+
+    Raises:
+        UnknownModel: ``model`` is not registered and is no model file.
+    """
     user = saved_threshold(model)
     return user if user is not None else registry.embedder_spec(model).threshold
 
@@ -91,25 +127,52 @@ def _identification_table() -> dict[str, Any]:
 
 
 def check_fpir(fpir: float) -> float:
-    """``fpir`` itself; BadInput unless it lies strictly between 0 and 1 (a false positive
-    identification rate: 0 names nobody, 1 everybody)."""
+    """Check a false positive identification rate (0 would name nobody, 1 everybody).
+
+    Args:
+        fpir: the rate.
+
+    Returns:
+        ``fpir`` itself.
+
+    Raises:
+        BadInput: ``fpir`` does not lie strictly between 0 and 1 (NaN included).
+    """
     if not 0.0 < fpir < 1.0:  # NaN fails too
         raise BadInput(f"FPIR must lie strictly between 0 and 1 (e.g. 0.01), not {fpir:g}")
     return fpir
 
 
 def per_pair_rate(faces: int, fpir: float) -> float:
-    """The impostor-pair false accept rate p that gives ``fpir`` over ``faces`` independent chances."""
+    """The impostor-pair false accept rate p that gives ``fpir`` over ``faces`` independent chances.
+
+    Args:
+        faces: faces in the gallery (at least 1 is assumed).
+        fpir: the false positive identification rate.
+
+    Returns:
+        p, with ``1 - (1 - p) ** faces == fpir``.
+
+    Raises:
+        BadInput: ``fpir`` does not lie strictly between 0 and 1.
+    """
     check_fpir(fpir)
     return -math.expm1(math.log1p(-fpir) / max(int(faces), 1))
 
 
 def quantile(model_entry: dict[str, Any], p: float) -> float:
-    """Impostor distance below which a share ``p`` of impostor pairs falls (fitted curve).
+    """The impostor distance below which a share ``p`` of impostor pairs falls, on a fitted curve.
 
     Inside the stored grid's range: the empirical quantiles, interpolated in log p (the grid is
     stored from large p down; it is sorted here). Above the grid: its largest quantile. Below it:
     the probit-linear tail.
+
+    Args:
+        model_entry: a model's entry of ``ident_thresholds.json`` (``quantiles`` and ``tail``).
+        p: the share of impostor pairs, in (0, 1).
+
+    Returns:
+        The distance.
     """
     from statistics import NormalDist
 
@@ -127,7 +190,18 @@ def identification_threshold(model: str, faces: int, fpir: float = DEFAULT_FPIR)
     """The default identification threshold for a gallery of ``faces`` faces of ``model``.
 
     Falls back to the model's verification threshold only for models with no fitted entry (a
-    user's own ONNX file), which is the case ``faceprint calibrate --gallery`` is for.
+    user's own ONNX file: 0.6), which is the case ``faceprint calibrate --gallery`` is for.
+
+    Args:
+        model: the embedding model.
+        faces: faces in the gallery.
+        fpir: the false positive identification rate to meet.
+
+    Returns:
+        The Euclidean threshold between unit vectors.
+
+    Raises:
+        BadInput: ``fpir`` does not lie strictly between 0 and 1.
     """
     t = impostor_quantile(model, per_pair_rate(faces, fpir))
     if t is None:
@@ -136,8 +210,16 @@ def identification_threshold(model: str, faces: int, fpir: float = DEFAULT_FPIR)
 
 
 def impostor_quantile(model: str, p: float) -> float | None:
-    """The distance below which a share ``p`` of impostor pairs of ``model`` falls (the fitted
-    curve of ``ident_thresholds.json``); None for a model with no fitted entry."""
+    """The distance below which a share ``p`` of impostor pairs of ``model`` falls.
+
+    Args:
+        model: the embedding model.
+        p: the share of impostor pairs, in (0, 1).
+
+    Returns:
+        The distance on the fitted curve of ``ident_thresholds.json``, or None for a model with
+        no fitted entry.
+    """
     entry = _model_entry(model)
     return None if entry is None else quantile(entry, p)
 
@@ -147,27 +229,61 @@ def _model_entry(model: str) -> dict[str, Any] | None:
 
 
 def describe_identification(model: str) -> dict[str, Any] | None:
-    """How the default table for ``model`` was fitted (None when it has none)."""
+    """How the default identification curve of ``model`` was fitted, and how it was checked.
+
+    Args:
+        model: the embedding model.
+
+    Returns:
+        The model's entry of ``ident_thresholds.json`` without its quantile grid (``fitted_on``,
+        ``command``, ``check``...), or None when it has none.
+    """
     entry = _model_entry(model)
     return None if entry is None else {k: v for k, v in entry.items() if k not in ("quantiles",)}
 
 
 def threshold_at_fpir(best_unknown: np.ndarray, fpir: float) -> float:
-    """Largest threshold that names at most a share ``fpir`` of the strangers (their best distance
-    to the gallery <= threshold names them) -- the same rule as ``eval.identification``."""
+    """The largest threshold that names at most a share ``fpir`` of the strangers.
+
+    A stranger is named when their best distance to the gallery is at most the threshold: the
+    same rule as ``faceprint.eval.identification``.
+
+    Args:
+        best_unknown: each stranger's distance to the nearest gallery face.
+        fpir: the share of strangers that may be named.
+
+    Returns:
+        The threshold (infinite when every stranger may be named).
+    """
     best = np.sort(np.asarray(best_unknown, float))
     allowed = int(np.floor(fpir * len(best)))
     return float(best[allowed] - 1e-9) if allowed < len(best) else float("inf")
 
 
-# Average-linkage cut per model (Euclidean, unit vectors), chosen by `python -m
-# faceprint.clustering.calibrate` on CelebA chips (../shared/data/celeba_dlib150), never on LFW:
-# the best mean BCubed F1 (0.943) over 21 random collections of 20-297 people (6,110 faces).
-CLUSTER_THRESHOLDS: dict[str, float] = {"dlib": 0.39}
+# -- clustering ----------------------------------------------------------------------------------
+
+CLUSTER_TABLE = Path(__file__).with_name("cluster_thresholds.json")
+
+
+@lru_cache(maxsize=1)
+def _cluster_table() -> dict[str, Any]:
+    return json.loads(CLUSTER_TABLE.read_text()) if CLUSTER_TABLE.exists() else {}
 
 
 def cluster_threshold(model: str) -> float:
-    """The clustering threshold for ``model``: the calibrated one, else its verification threshold."""
-    if model in CLUSTER_THRESHOLDS:
-        return CLUSTER_THRESHOLDS[model]
+    """The average-linkage cut that clusters faces of ``model`` (Euclidean, unit vectors).
+
+    Args:
+        model: the embedding model.
+
+    Returns:
+        The cut of ``cluster_thresholds.json`` (chosen on CelebA chips by ``python -m
+        faceprint.fit.clustering``; 0.39 for dlib), else the model's verification threshold.
+
+    Raises:
+        UnknownModel: ``model`` has no fitted cut and is not registered.
+    """
+    entry = _cluster_table().get("models", {}).get(model)
+    if entry is not None:
+        return float(entry["threshold"])
     return threshold_for(model)

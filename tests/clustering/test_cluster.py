@@ -152,7 +152,7 @@ def test_calibration_sweep_finds_the_gap_between_people() -> None:
     """People as close as real faces are (same-person pairs ~0.33 apart, up to ~0.45; different
     people ~0.52, down to ~0.39, where dlib vectors put them 0.3-0.45 and ~0.56): the sweep must
     land the threshold between the two, and scores must fall off on both sides of it."""
-    from faceprint.clustering.calibrate import GRID, sweep
+    from faceprint.fit.clustering import GRID, sweep
 
     rng = np.random.default_rng(3)
     dim, people = 128, 30
@@ -264,3 +264,29 @@ def test_cli_cluster_writes_json_and_folders(mixed_folder: Path, tmp_path: Path)
     assert again.exit_code == 1 and "not an empty folder" in again.output
     missing = CliRunner().invoke(app, ["cluster", str(tmp_path / "nowhere")])
     assert missing.exit_code == 1 and "no such file or folder" in missing.output
+
+
+def test_the_default_cut_is_read_from_the_fitted_table_with_how_it_was_chosen() -> None:
+    from faceprint import thresholds
+
+    table = json.loads(thresholds.CLUSTER_TABLE.read_text())
+    entry = table["models"]["dlib"]
+    assert thresholds.cluster_threshold("dlib") == entry["threshold"] == 0.39
+    assert "never LFW" in entry["fitted_on"] and entry["command"].startswith("python -m faceprint.fit.clustering")
+    assert thresholds.cluster_threshold("mobilefacenet") == thresholds.threshold_for("mobilefacenet")  # no fitted cut
+
+
+def test_the_clustering_fitter_writes_its_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from faceprint.fit import clustering as fit
+
+    rng = np.random.default_rng(0)
+    centres = _unit(rng.normal(size=(25, 128)))
+    person = np.repeat(np.arange(25), 4)
+    vectors = _unit(centres[person] + 0.02 * rng.normal(size=(len(person), 128)))
+    names = np.array([f"p{k}" for k in person])
+    monkeypatch.setattr(fit, "celeba_vectors", lambda root, model, people=None: (vectors, names))
+    out = tmp_path / "cluster_thresholds.json"
+    fit.main(["--data", str(tmp_path), "--draws", "1", "--output", str(out)])
+    entry = json.loads(out.read_text())["models"]["dlib"]
+    assert entry["threshold"] in fit.GRID and entry["faces"] == 100 and entry["people"] == 25
+    assert entry["collections"] == 2 and "--output" in entry["command"]

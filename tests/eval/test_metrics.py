@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from faceprint.eval import metrics
-from faceprint.eval.calibrate import calibrate, labelled_pairs, threshold_at_far
 from faceprint.eval.identification import identification_metrics
+from faceprint.fit.verification import calibrate_distances, labelled_pairs, threshold_at_far
 
 
 def test_perfect_separation():
@@ -75,7 +75,7 @@ def test_calibration_threshold_meets_far():
     y = np.concatenate([np.ones(2000, bool), np.zeros(20000, bool)])
     t = threshold_at_far(d, y, 1e-3)
     assert np.mean(impostor <= t) <= 1e-3
-    result = calibrate(d, y, 1e-3, bootstrap=50)
+    result = calibrate_distances(d, y, 1e-3, bootstrap=50)
     lo, hi = result["threshold_ci95"]
     assert lo <= result["threshold"] <= hi and result["tar"] > 0.99 and result["warning"] is None
 
@@ -95,3 +95,12 @@ def test_identification_known_answers():
     assert r["rank1"] == 0.5  # the second probe is really cid's photo, labelled bob
     assert r["rank5"] == 1.0
     assert r["dir_at_fpir_0"] == 0.5 and r["open_set_threshold"] < np.sqrt(2)
+
+
+@pytest.mark.parametrize("far", [-0.1, 1.0, 2.0])
+def test_calibrate_folder_refuses_a_far_out_of_range_before_reading_photos(tmp_path, far):
+    from faceprint.errors import BadInput
+    from faceprint.fit.verification import calibrate_folder
+
+    with pytest.raises(BadInput, match="far"):
+        calibrate_folder(tmp_path / "absent", far)

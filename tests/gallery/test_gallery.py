@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lfw_people import ENROLLED, people_folder, photos
+from markers import needs_mfn
 
 from faceprint import Gallery
 from faceprint.errors import GalleryError, GalleryMismatch, UnknownFace, UnknownSubject
-from lfw_people import ENROLLED, people_folder, photos
 
 STRANGERS = ["Gerhard_Schroeder", "Jennifer_Aniston", "Hugo_Chavez"]
 
@@ -129,6 +130,17 @@ def test_one_model_per_gallery(enrolled: Path) -> None:
             g.identify_vectors(np.ones((1, 192), np.float32) / np.sqrt(192))
 
 
+@needs_mfn
+def test_python_gallery_default_model_is_the_stored_one(tmp_path: Path) -> None:
+    path = tmp_path / "mfn.db"
+    with Gallery(path, model="mobilefacenet") as g:
+        signature = g.signature
+    with Gallery(path) as g:  # the stored model, not a GalleryMismatch against the default dlib
+        assert g.model == "mobilefacenet" and g.signature == signature
+    with Gallery(tmp_path / "new.db") as g:  # a new gallery without a model: dlib
+        assert g.model == "dlib"
+
+
 def test_index_is_rebuilt_when_missing_damaged_or_stale(enrolled: Path, tmp_path: Path, lfw: Path) -> None:
     path = copy_gallery(enrolled, tmp_path)
     probe = photos(lfw, "Serena_Williams", 6, 1)[0]
@@ -152,7 +164,7 @@ def test_index_is_rebuilt_when_missing_damaged_or_stale(enrolled: Path, tmp_path
 def test_export_import_roundtrip(enrolled: Path, tmp_path: Path) -> None:
     with Gallery(enrolled) as g:
         exported = g.export(tmp_path / "team.npz")
-        vectors = np.concatenate([v for _, v in g._store.vectors()])
+        vectors = np.concatenate([v for _, v in g.face_vectors()])
     with Gallery(tmp_path / "copy.db") as h:
         assert h.import_(exported) == 12
         assert h.import_(exported) == 0
@@ -175,16 +187,16 @@ def test_hnsw_index_matches_exact_and_survives_deletes(tmp_path: Path) -> None:
     ann = Gallery(tmp_path / "ann.db", ann_min_faces=200)
     for g in (exact, ann):
         g.add_vectors(names, vectors)
-    assert ann._ready_index().kind == "hnsw" and exact._ready_index().kind == "exact"
+    assert ann.index_description().startswith("hnsw") and exact.index_description().startswith("exact")
     queries = vectors[::7] + 0.3 * rng.standard_normal((58, 128)).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     same = [[c.subject for c in a] == [c.subject for c in b]
             for a, b in zip(exact.identify_vectors(queries, 5), ann.identify_vectors(queries, 5))]
     assert np.mean(same) >= 0.98
-    graph = ann._index._hnsw
+    graph = ann._searcher._index._hnsw
     extra = rng.standard_normal((5, 128)).astype(np.float32)
     ann.add_vectors(["late"] * 5, extra / np.linalg.norm(extra, axis=1, keepdims=True))
-    assert ann._index._hnsw is graph and len(ann._index) == 405  # extended, not rebuilt
+    assert ann._searcher._index._hnsw is graph and len(ann._searcher) == 405  # extended, not rebuilt
     assert ann.identify_vectors(extra[0] / np.linalg.norm(extra[0]), 1)[0][0].subject == "late"
     for g in (exact, ann):
         g.delete_subject("p3")
@@ -193,7 +205,7 @@ def test_hnsw_index_matches_exact_and_survives_deletes(tmp_path: Path) -> None:
     exact.close()
     ann.close()
     with Gallery(tmp_path / "ann.db", ann_min_faces=200) as again:  # loaded from disk, tombstones kept
-        assert again._ready_index().kind == "hnsw" and len(again._ready_index()) == 401
+        assert again.index_description().startswith("hnsw") and ", 401 faces," in again.index_description()
         assert all(c.subject != "p3" for c in again.identify_vectors(vectors[12:16], 5)[0])
         assert again.check().ok
 
@@ -225,7 +237,8 @@ def test_thread_safe_searches_during_enrol(tmp_path: Path) -> None:
 
 
 def test_schema_migration_and_uris(tmp_path: Path) -> None:
-    from faceprint.gallery.store import _SCHEMA_V1, open_store
+    from faceprint.gallery.sqlite_store import _SCHEMA_V1
+    from faceprint.gallery.store import open_store
 
     old = tmp_path / "v1.db"
     with sqlite3.connect(old) as db:
@@ -246,7 +259,7 @@ KILLED_ENROL = textwrap.dedent("""
     import sys
     from pathlib import Path
     from faceprint import Gallery
-    from faceprint.gallery import gallery as module
+    from faceprint.gallery import enrolment as module
     module.ENROL_BATCH = 8
     files = [Path(line) for line in Path(sys.argv[2]).read_text().split()]
     with Gallery(sys.argv[1]) as g:

@@ -10,10 +10,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from faceprint import Gallery
+from faceprint import Gallery, thresholds
 from faceprint.cli.main import app
-from faceprint import thresholds
-from faceprint.gallery import identify as ident
+from faceprint.fit import identification as ident
 
 PEOPLE = ["Ariel_Sharon", "Colin_Powell", "Donald_Rumsfeld", "Gerhard_Schroeder", "Hugo_Chavez", "Jean_Chretien",
           "John_Ashcroft", "Junichiro_Koizumi", "Tony_Blair", "Serena_Williams"]
@@ -41,7 +40,8 @@ def test_table_keeps_strangers_out_on_held_out_celebrities() -> None:
 
 @pytest.fixture(scope="module")
 def split_vectors(lfw: Path):
-    from faceprint.pipeline.batch import EmbeddingCache, embed_paths
+    from faceprint.pipeline.batch import embed_paths
+    from faceprint.pipeline.cache import EmbeddingCache
     from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
 
     pipe = Pipeline(PipelineConfig())
@@ -53,7 +53,7 @@ def split_vectors(lfw: Path):
 
 def test_eval_ident_through_gallery_equals_in_memory(split_vectors, tmp_path: Path) -> None:
     from faceprint.eval.identification import identification_metrics
-    from faceprint.gallery.gallery import gallery_split_metrics
+    from faceprint.eval.through_gallery import gallery_split_metrics
 
     pipe, vectors, labels = split_vectors
     strangers = set(PEOPLE[-3:])

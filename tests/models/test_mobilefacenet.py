@@ -106,7 +106,7 @@ def test_video_timeline_with_the_models_own_tracking_gate(installed, lfw, tmp_pa
     from faceprint.pipeline.pipeline import get_pipeline
     from faceprint.video import track_video
     from faceprint.video.process import default_gate
-    from test_video import DISTRACTOR, PEOPLE, _write_video
+    from video.test_video import DISTRACTOR, PEOPLE, _write_video
 
     monkeypatch.setenv("FACEPRINT_MODEL_DIR", str(Path(installed["folder"]).parent))
     get_pipeline.cache_clear()

@@ -67,7 +67,7 @@ def test_each_model_has_its_own_default_points():
 
 
 def test_signatures_name_points_and_fusion_weights(monkeypatch, tmp_path):
-    from faceprint.pipeline.batch import EmbeddingCache
+    from faceprint.pipeline.cache import EmbeddingCache
 
     dlib5, dlib68 = Pipeline(PipelineConfig(model="dlib")), Pipeline(PipelineConfig(model="dlib", align_points="68"))
     assert dlib5.signature() != dlib68.signature()
@@ -91,7 +91,7 @@ def test_68_points_separate_frontal_from_profile_better(data_dir):
     if not (root / "pairs_fp.csv").exists():
         pytest.skip("cfp_dev not found in the shared data")
     from faceprint.images import load_image
-    from faceprint.pipeline.detect import nearest_center
+    from faceprint.types import nearest_center
 
     rows = list(csv.DictReader((root / "pairs_fp.csv").open()))
     chosen = [r for r in rows if r["same"] == "1"][:12] + [r for r in rows if r["same"] == "0"][:12]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -80,3 +81,30 @@ def test_progress_callable_counts_every_source(mixed_sources: list) -> None:
 def test_bad_workers_value() -> None:
     with pytest.raises(ValueError):
         faceprint.embed_many([], workers=0)
+
+
+def test_progress_bar_draws_on_stderr_not_stdout(photo: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    import rich
+
+    monkeypatch.setenv("FORCE_COLOR", "1")  # a terminal, so the bar draws at all
+    monkeypatch.setattr(rich, "_console", None)  # rich's global console, made again under that
+    results = faceprint.embed_many([photo, photo], progress=True)
+    assert [r.ok for r in results] == [True, True]
+    out, err = capsys.readouterr()
+    assert out == ""  # stdout carries the JSON
+    assert err  # the bar drew (and erased itself) on stderr
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_bad_sources_are_reported_per_item_not_raised(photo: Path, workers: int) -> None:
+    sources = [photo, 42, "bad\0name.jpg", io.StringIO("text"), photo.open("rb"), None, photo.read_bytes()]
+    results = faceprint.embed_many(sources, workers=workers)
+    assert len(results) == len(sources)
+    assert [r.ok for r in results] == [True, False, False, False, True, False, True]
+    assert "cannot read an image from a int" in results[1].error
+    assert "give a path, bytes, a file or an array" in results[5].error
+    assert results[2].source == "bad\0name.jpg" and "path" in results[2].error
+    assert "binary mode" in results[3].error
+    assert results[4].sha256 == results[6].sha256 == results[0].sha256
+    np.testing.assert_array_equal(results[4].faces[0].vector, results[0].faces[0].vector)

@@ -50,7 +50,7 @@ def test_train_resume_export_embed(tiny_set, tmp_path, astronaut):
     assert emb.vector.shape == (128,) and np.linalg.norm(emb.vector) == pytest.approx(1.0, abs=1e-5)
 
     # a model given by path is cached by its file: re-exported, its old vectors are not reused
-    from faceprint.pipeline.batch import EmbeddingCache
+    from faceprint.pipeline.cache import EmbeddingCache
     from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
 
     before = EmbeddingCache(Pipeline(PipelineConfig(model=str(onnx_path)))).path

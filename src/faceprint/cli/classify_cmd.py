@@ -138,13 +138,14 @@ def predict(
 def _labelled_vectors(root: Path, model: str, workers: int):
     import numpy as np
 
-    from faceprint.eval.identification import labelled_images
-    from faceprint.pipeline.batch import EmbeddingCache, embed_paths
+    from faceprint.images import labelled_folder
+    from faceprint.pipeline.batch import embed_paths
+    from faceprint.pipeline.cache import EmbeddingCache
     from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
 
     if not root.is_dir():
         fail(f"{root}: not a folder")
-    items = [(p, name) for name, paths in labelled_images(root).items() for p in paths]
+    items = [(p, name) for name, paths in labelled_folder(root).items() for p in paths]
     pipe = Pipeline(PipelineConfig(model=model))
     with progress_bar(len(items), f"embedding {root.name}") as advance:
         vectors, problems = embed_paths(pipe, [p for p, _ in items], cache=EmbeddingCache(pipe), progress=advance,

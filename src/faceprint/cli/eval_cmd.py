@@ -20,10 +20,11 @@ CompareOpt = typer.Option(
     help="Also run each model without one of the default steps, to see what it adds (with McNemar's test); "
          "repeatable. flip: no flip averaging; landmarks: one landmark pass instead of the mean over seven "
          "perturbed boxes; mirror: the flip view is the aligned chip flipped instead of the mirrored face "
-         "aligned in its own right; box: dlib's landmarks start from YuNet's box reshaped like a HOG box (rev2) "
+         "aligned in its own right; box: dlib's landmarks start from YuNet's box reshaped like a HOG box "
          "instead of the box placed by YuNet's keypoints; detector-box: from YuNet's box as it is; "
          "fallback: no second look at photos where YuNet finds no face; pose-fusion (fused models): turned "
-         "faces keep the frontal fusion weights; rev2: all three, the default before rev3; points: the chips "
+         "faces keep the frontal fusion weights; rev2: box, fallback and pose-fusion together (the rev2 defaults "
+         "in the changelog of defaults); points: the chips "
          "placed the other way (5 points, or with dlib's 68 landmarks: mobilefacenet and the fused model use "
          "the 68 by default, dlib does not, see --align-points in `faceprint embed --help`).")
 ReportOpt = typer.Option(None, "--report", help="Write report.md, metrics.json and plots to this folder.")
@@ -238,9 +239,11 @@ def ident(
     """
     import numpy as np
 
-    from faceprint.eval.identification import identification_metrics, labelled_images, split
+    from faceprint.eval.identification import identification_metrics, split
+    from faceprint.images import labelled_folder
     from faceprint.eval.report import write_identification_report
-    from faceprint.pipeline.batch import EmbeddingCache, embed_paths
+    from faceprint.pipeline.batch import embed_paths
+    from faceprint.pipeline.cache import EmbeddingCache
     from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
 
     setup_logging(verbose)
@@ -250,7 +253,7 @@ def ident(
         check_rate(fpir, "--fpir")
         if through_gallery is not None and through_gallery.exists():
             fail(f"{through_gallery} exists already: give a new path for the evaluation gallery")
-        parts = split(labelled_images(root), gallery_per_person, unknown_fraction)
+        parts = split(labelled_folder(root), gallery_per_person, unknown_fraction)
         pipe = Pipeline(PipelineConfig(detector=detector or "", model=model))
         everything = [p for p, _ in parts.gallery + parts.known_probes + parts.unknown_probes]
         with progress_bar(len(everything), "embedding") as advance:
@@ -270,7 +273,7 @@ def ident(
         result = identification_metrics(g, gl, k, kl, u, fpir)
         result["images_without_face_or_unreadable"] = len(problems)
         if through_gallery is not None:
-            from faceprint.gallery.gallery import gallery_split_metrics
+            from faceprint.eval.through_gallery import gallery_split_metrics
 
             result["through_gallery"] = gallery_split_metrics(through_gallery, pipe, g, gl, k, kl, u, fpir, result)
         if report is not None:

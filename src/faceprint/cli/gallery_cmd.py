@@ -190,23 +190,19 @@ def import_(source: Path = typer.Argument(..., help="A file written by `faceprin
 
     Example: faceprint gallery import team.npz -g merged.db
     """
-    import json
-
-    import numpy as np
-
+    from faceprint.errors import GalleryError
     from faceprint.gallery.store import store_exists
+    from faceprint.gallery.transfer import export_settings
 
     setup_logging(verbose)
     with friendly_errors():
         path = gallery or default_gallery_path()
-        model = None
+        options = {}
         if not store_exists(path):  # a new gallery takes the export's model and settings
             try:
-                with np.load(source) as data:
-                    model = json.loads(bytes(data["header"]).decode())["pipeline"]
-            except (OSError, ValueError, KeyError, TypeError):
-                fail(f"{source}: not a faceprint gallery export")
-        options = dict(model or {})
+                options = export_settings(source)
+            except GalleryError as exc:
+                fail(str(exc))
         with _open(path, create=True, **options) as g:
             emit({"imported": g.import_(source), "faces": len(g), "subjects": len(g.subjects())})
 
@@ -314,20 +310,3 @@ def _draw_names(image, found, path: Path) -> None:
 
     draw_boxes(image, [(f.detection, f"{f.name} {f.distance:.2f}" if f.known else f.name, GREEN if f.known else RED,
                         False) for f in found], path)
-
-
-def calibrate_on_gallery(root: Path, gallery: Path, fpir: float, save: bool, workers: int, verbose: bool) -> None:
-    """`faceprint calibrate ROOT --gallery G`: identification threshold at an FPIR, and its DIR
-    (``gallery.identify.calibrate_folder``)."""
-    from faceprint.gallery import identify as ident
-
-    setup_logging(verbose)
-    with friendly_errors(), _open(gallery) as g:
-        if not root.is_dir():
-            fail(f"{root}: not a folder")
-        result = ident.calibrate_folder(g, root, fpir, workers, progress=True)
-        if save:
-            g.save_threshold({k: result[k] for k in ("threshold", "fpir", "dir", "strangers", "gallery_faces")}
-                             | {"source": str(root)})
-            result["saved_to"] = f"{g.path} (used by `faceprint identify` when no --threshold/--fpir is given)"
-        emit(result)

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from faceprint.cli.common import (check_rate, check_writable, emit, exit_if_nothing_done, expand_inputs, fail,
+from faceprint.cli.common import (check_writable, emit, exit_if_nothing_done, expand_inputs, fail,
                                   friendly_errors, log, process_images, progress_bar, setup_logging)
 
 app = typer.Typer(
@@ -119,7 +119,6 @@ def embed(
     import numpy as np
 
     from faceprint.images import load_image
-    from faceprint.pipeline.detect import nearest_center
     from faceprint.pipeline.pipeline import PipelineConfig, get_pipeline
 
     setup_logging(verbose)
@@ -135,9 +134,7 @@ def embed(
 
         def work(path: Path) -> dict:
             image = load_image(path)
-            found = pipe.detect(image)
-            if one and found:
-                found = [found[nearest_center(found, image.shape)]]
+            found, _ = pipe.find_faces(image, one=one)
             embs = pipe.embed(image, found)
             names.extend(f"{path}#{i}" for i in range(len(embs)))
             vectors.extend(e.vector for e in embs)
@@ -217,68 +214,6 @@ def compare(
 
 
 @app.command()
-def calibrate(
-    root: Path = typer.Argument(..., help="Folder with one sub-folder of photos per person."),
-    far: float = typer.Option(1e-3, "--far", help="Target false accept rate."),
-    model: str = ModelOpt,
-    detector: Optional[str] = DetectorOpt,
-    save: bool = typer.Option(False, "--save", help="Use this threshold for verify from now on "
-                              "(stored in $FACEPRINT_HOME/thresholds.json; with --gallery, in the gallery)."),
-    workers: int = typer.Option(2, "--workers", min=1, help="Processes embedding in parallel."),
-    gallery: Optional[Path] = typer.Option(None, "--gallery", "-g", help="Calibrate identification on this gallery "
-                                           "instead: ROOT holds probes (enrolled people's other photos, and strangers)."),
-    fpir: float = typer.Option(1e-2, "--fpir", help="With --gallery: false positive identification rate to meet."),
-    verbose: bool = VerboseOpt,
-) -> None:
-    """Choose the threshold that meets a false accept rate on your own labelled photos, with a
-    95 % bootstrap interval and the true accept rate it gives.
-
-    With --gallery: the identification threshold that names at most --fpir of strangers searched
-    against that gallery, and the DIR (detection and identification rate) it gives; --save keeps it
-    in the gallery for `faceprint identify`. Example: faceprint calibrate probes/ -g team.db --fpir 0.01 --save
-    """
-    if not 0 <= far < 1:
-        fail(f"--far must lie between 0 and 1 (e.g. 0.001), not {far:g}")
-    if gallery is not None:
-        from faceprint.cli.gallery_cmd import calibrate_on_gallery
-
-        check_rate(fpir, "--fpir")  # before the gallery is opened and the probes embedded
-        return calibrate_on_gallery(root, gallery, fpir, save, workers, verbose)
-    import numpy as np
-
-    from faceprint.eval.calibrate import calibrate as fit, labelled_pairs
-    from faceprint.eval.identification import labelled_images
-    from faceprint.pipeline.batch import EmbeddingCache, embed_paths
-    from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
-    from faceprint.thresholds import save_threshold
-
-    setup_logging(verbose)
-    with friendly_errors():
-        if not root.is_dir():
-            fail(f"{root}: not a folder")
-        people = labelled_images(root)
-        items = [(path, name) for name, paths in people.items() for path in paths]
-        pipe = Pipeline(PipelineConfig(detector=detector or "", model=model))
-        with progress_bar(len(items), "embedding") as advance:
-            vectors, problems = embed_paths(pipe, [p for p, _ in items], cache=EmbeddingCache(pipe),
-                                            progress=advance, workers=workers)
-        kept = [(vectors[p], n) for p, n in items if vectors.get(p) is not None]
-        if len({n for _, n in kept}) < 2:
-            fail("need faces of at least two people to measure false accepts")
-        matrix = np.stack([v for v, _ in kept])
-        index_pairs, same = labelled_pairs([n for _, n in kept])
-        distances = np.linalg.norm(matrix[index_pairs[:, 0]] - matrix[index_pairs[:, 1]], axis=1)
-        if not same.any():
-            fail("need at least two photos of one person to measure true accepts")
-        result = {"model": model, "images": len(items), "images_skipped": len(problems),
-                  **fit(distances, same, far)}
-        if save:
-            result["saved_to"] = str(save_threshold(model, {k: result[k] for k in ("threshold", "far", "tar")}
-                                                    | {"source": str(root)}))
-        emit(result)
-
-
-@app.command()
 def bench(
     images: list[Path] = typer.Argument(..., help="Image files or folders to time the pipeline on."),
     count: int = typer.Option(200, "--count", "-n", min=1, help="Use at most this many images."),
@@ -329,6 +264,8 @@ def _add_subcommands() -> None:
     app.command("video")(video_command)
     from faceprint.cli.index_cmd import index as index_command
     app.command("index")(index_command)
+    from faceprint.cli.calibrate_cmd import calibrate as calibrate_command
+    app.command("calibrate")(calibrate_command)
 
 
 _add_subcommands()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from faceprint.cli.common import emit, fail, friendly_errors, setup_logging
+
+if TYPE_CHECKING:
+    from faceprint.service.config import ServiceConfig
 
 KeysOpt = typer.Option(None, "--keys", help="The API key file (default $FACEPRINT_KEYS or "
                        "$FACEPRINT_HOME/service_keys.json).")
@@ -81,9 +84,19 @@ def serve(
                     log_level="info" if verbose else "warning", timeout_graceful_shutdown=10)
 
 
-def build_config(given: dict[str, object]):
-    """The ``FACEPRINT_SERVE_*`` settings (``ServiceConfig.from_env``) with the options given
-    (not None) on top, so a variable the user set survives unless an option overrides it."""
+def build_config(given: dict[str, object]) -> "ServiceConfig":
+    """The service's settings from the environment and the command line.
+
+    Args:
+        given: option name -> value; None for an option not given.
+
+    Returns:
+        The ``FACEPRINT_SERVE_*`` settings (``ServiceConfig.from_env``) with the options given on
+        top, so a variable the user set survives unless an option overrides it.
+
+    Raises:
+        ValueError: a variable's or an option's value is invalid.
+    """
     from dataclasses import replace
 
     from faceprint.service.config import ServiceConfig

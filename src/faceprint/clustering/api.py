@@ -10,14 +10,25 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from faceprint.errors import BadInput
+from faceprint.thresholds import cluster_threshold
 from faceprint.types import Box, ImageFaces
 
 log = logging.getLogger(__name__)
 
-def default_threshold(model: str) -> float:
-    """The clustering threshold for ``model`` (``faceprint.thresholds.cluster_threshold``)."""
-    from faceprint.thresholds import cluster_threshold
 
+def default_threshold(model: str) -> float:
+    """The average-linkage cut ``cluster`` uses for ``model`` when given none.
+
+    Args:
+        model: the embedding model.
+
+    Returns:
+        ``faceprint.thresholds.cluster_threshold(model)``: the cut chosen on CelebA chips (0.39 for
+        dlib), else the model's verification threshold.
+
+    Raises:
+        UnknownModel: ``model`` has no fitted cut and is not registered.
+    """
     return cluster_threshold(model)
 
 
@@ -30,6 +41,7 @@ class FaceRef:
     face: int  # index in that photo's ``ImageFaces.faces``
 
     def to_dict(self) -> dict[str, Any]:
+        """``source``, ``box`` (left, top, right, bottom) and ``face``, as JSON types."""
         return {"source": self.source, "box": self.box.as_list(), "face": self.face}
 
 
@@ -46,6 +58,7 @@ class Cluster:
         return list(dict.fromkeys(f.source for f in self.faces))
 
     def to_dict(self) -> dict[str, Any]:
+        """``id``, ``size`` and ``faces`` (each ``FaceRef.to_dict()``), as JSON types."""
         return {"id": self.id, "size": len(self.faces), "faces": [f.to_dict() for f in self.faces]}
 
 
@@ -73,6 +86,7 @@ class ClusterResult:
     faces: tuple[FaceRef, ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as JSON types: what ``faceprint cluster`` prints (without ``labels``)."""
         return {
             "model": self.model, "threshold": round(self.threshold, 4),
             "faces": len(self.faces), "people": len(self.clusters), "unclustered_faces": len(self.unclustered),
@@ -84,8 +98,21 @@ class ClusterResult:
 
 def cluster_vectors(vectors: np.ndarray, threshold: float, groups: Sequence[int] | None = None,
                     min_size: int = 2) -> np.ndarray:
-    """Cluster labels of unit vectors: average linkage cut at ``threshold``, vectors of one group
-    (photo) never together, clusters smaller than ``min_size`` labelled -1; 0 is the largest."""
+    """Cluster labels of unit vectors by average linkage, vectors of one group never together.
+
+    Args:
+        vectors: unit vectors, one row each.
+        threshold: the average-linkage cut (Euclidean distance).
+        groups: a group (photo) number per vector; two vectors of one group are never in one
+            cluster. None: no such rule.
+        min_size: clusters smaller than this are labelled -1.
+
+    Returns:
+        A label per vector: 0 for the largest cluster, 1 for the next, ..., -1 for unclustered.
+
+    Raises:
+        BadInput: more vectors than exact average linkage holds in memory (``linkage.MAX_BLOCK``).
+    """
     from faceprint.clustering.linkage import average_linkage, cut, drop_small
 
     vectors = np.asarray(vectors, np.float32)
@@ -117,8 +144,18 @@ def cluster(items: Iterable[ImageFaces | str | Path], threshold: float | None = 
             photos (paths, bytes, arrays) to embed first with ``model``/``detector``/``options``.
         threshold: average-linkage cut (Euclidean, unit vectors); default ``default_threshold(model)``.
         min_size: smallest group kept as a cluster; smaller ones are listed as unclustered.
+        model: the embedding model for photos (results of ``embed_many`` keep their own).
+        detector: the face detector for photos; None for the default.
         workers: processes embedding photos in parallel.
         progress: True for a progress bar while embedding, or a callable given counts of photos done.
+        **options: further pipeline settings for photos (``faceprint.embed_many``'s).
+
+    Returns:
+        The clusters, largest first, the faces left unclustered and the photos that gave no face.
+
+    Raises:
+        BadInput: a bad ``threshold``, ``min_size`` or ``workers`` (before anything is embedded),
+            a mix of results and photos, results of different pipelines, or too many faces.
 
     Example:
         >>> result = cluster(["party/1.jpg", "party/2.jpg", "party/3.jpg"])  # doctest: +SKIP

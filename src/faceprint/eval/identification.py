@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 
 from faceprint.errors import BadInput
-from faceprint.images import is_image_path
 
 
 @dataclass(frozen=True)
@@ -17,18 +16,6 @@ class Split:
     gallery: list[tuple[Path, str]]
     known_probes: list[tuple[Path, str]]
     unknown_probes: list[tuple[Path, str]]
-
-
-def labelled_images(root: Path) -> dict[str, list[Path]]:
-    """person -> sorted image paths, for every sub-folder of root holding images."""
-    people = {}
-    for folder in sorted(p for p in Path(root).iterdir() if p.is_dir()):
-        images = sorted(p for p in folder.rglob("*") if is_image_path(p))
-        if images:
-            people[folder.name] = images
-    if not people:
-        raise BadInput(f"{root}: expected one sub-folder of images per person (root/<person>/*.jpg)")
-    return people
 
 
 def split(people: dict[str, list[Path]], gallery_per_person: int = 1, unknown_fraction: float = 0.2,

@@ -9,7 +9,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from faceprint.eval.protocols import Pair
-from faceprint.pipeline.batch import EmbeddingCache, embed_paths
+from faceprint.pipeline.batch import embed_paths
+from faceprint.pipeline.cache import EmbeddingCache
 from faceprint.pipeline.match import distance
 from faceprint.pipeline.pipeline import Pipeline
 

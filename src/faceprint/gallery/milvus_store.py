@@ -1,4 +1,4 @@
-"""A gallery store on Milvus: the same ``Store`` as SQLite, and Milvus's own ANN search.
+"""A gallery store on Milvus (the ``Store`` of ``faceprint.gallery.store``), searched by Milvus's own ANN index.
 
 ``pip install 'faceprint[milvus]'`` brings ``pymilvus`` and ``milvus-lite`` (an embedded Milvus
 in a local folder, the stand-in for a cluster in tests and on one machine). URIs:
@@ -24,25 +24,21 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import threading
 from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
-from faceprint.errors import GalleryError, GalleryUnavailable, UnknownFace, UnknownSubject
+from faceprint.errors import GalleryError, GalleryUnavailable, SubjectExists, UnknownFace, UnknownSubject
 from faceprint.gallery.index import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
 from faceprint.gallery.names import check_metadata, check_name
-from faceprint.gallery.store import NoGallery
+from faceprint.gallery.store import NewFace, NoGallery, id_vector_arrays, parse_milvus_uri, utc_now
 from faceprint.gallery.types import FaceRecord, Subject
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PREFIX = "faceprint"
-CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")
 LITE_FLUSH_ROWS = 2000     # milvus-lite: seal the in-memory table after this many new faces
 IN_CHUNK = 1000            # ids/digests per `in [...]` filter
 SCAN_BATCH = 16_000        # ids per page of a full scan (Milvus caps a query at 16,384 rows)
@@ -71,55 +67,6 @@ def _milvus_errors() -> tuple[type[BaseException], ...]:
     return MilvusException, grpc.RpcError, ConnectionError, TimeoutError
 
 
-def is_milvus_uri(uri: str) -> bool:
-    """True for ``milvus://``, ``milvus+https://`` and ``milvus-lite://`` URIs (also with the
-    slashes a ``pathlib.Path`` collapses)."""
-    return re.match(r"^(milvus|milvus\+https|milvus-lite):", str(uri)) is not None
-
-
-def parse_uri(uri: str) -> dict[str, Any]:
-    """Split a Milvus gallery URI into what ``MilvusStore`` needs.
-
-    Returns ``{"lite": Path | None, "address": "http://host:port" | None, "prefix", "consistency"}``.
-    """
-    text = str(uri)
-    match = re.match(r"^(milvus|milvus\+https|milvus-lite):/*(.*)$", text)
-    if match is None:
-        raise GalleryError(f"{uri}: not a Milvus URI; use milvus://host:19530/name or milvus-lite:///path/name.db")
-    scheme, rest = match.groups()
-    query: dict[str, str] = {}
-    if "?" in rest:
-        rest, _, qs = rest.partition("?")
-        query = dict(part.split("=", 1) for part in qs.split("&") if "=" in part)
-    consistency = query.pop("consistency", "Strong").capitalize()
-    if consistency not in CONSISTENCY_LEVELS:
-        raise GalleryError(f"{uri}: consistency {consistency!r} is not one of {', '.join(CONSISTENCY_LEVELS)}")
-    prefix = query.pop("prefix", None)
-    if query:
-        raise GalleryError(f"{uri}: unknown option(s) {', '.join(query)}; only consistency= and prefix= are understood")
-    # a local folder: milvus-lite://..., or milvus:///abs/path.db (no host), or a path ending in .db
-    host_like = re.match(r"^[A-Za-z0-9.\-\[\]:]+:\d+(/|$)", rest) is not None
-    if scheme == "milvus-lite" or (not host_like and rest.endswith(".db")):
-        # three slashes (or one, as pathlib.Path leaves them) make an absolute path; two a relative one
-        slashes = len(text.split(":", 1)[1]) - len(text.split(":", 1)[1].lstrip("/"))
-        path = Path(("/" if slashes in (1, 3) else "") + rest)
-        if path.suffix != ".db":
-            raise GalleryError(f"{uri}: a milvus-lite gallery is a folder whose name ends in .db (e.g. team.db)")
-        return {"lite": path, "address": None, "prefix": prefix or DEFAULT_PREFIX, "consistency": consistency}
-    if not host_like:
-        raise GalleryError(f"{uri}: expected milvus://host:port[/name] (e.g. milvus://localhost:19530/team)")
-    hostport, _, name = rest.partition("/")
-    name = name.strip("/") or prefix or DEFAULT_PREFIX
-    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
-        raise GalleryError(f"{uri}: gallery name {name!r} must be letters, digits and underscores (a collection prefix)")
-    http = "https" if scheme == "milvus+https" else "http"
-    return {"lite": None, "address": f"{http}://{hostport}", "prefix": name, "consistency": consistency}
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def _quote(text: str) -> str:
     """A string literal for a Milvus filter expression (double quotes, backslash escapes)."""
     return json.dumps(str(text), ensure_ascii=False)
@@ -131,19 +78,25 @@ class MilvusStore:
     Args:
         uri: a Milvus gallery URI (see the module docstring).
         create: create the collections when they do not exist.
+
+    Raises:
+        NoGallery: ``create`` is False and there is no gallery there.
+        GalleryUnavailable: Milvus cannot be reached.
+        GalleryError: pymilvus is missing, or the collections are not a faceprint gallery.
     """
+
+    scheme = "milvus"
 
     def __init__(self, uri: str, create: bool = True) -> None:
         try:
             from pymilvus import MilvusClient
         except ImportError as exc:
             raise GalleryError(f"{uri}: a Milvus gallery needs pymilvus; pip install 'faceprint[milvus]'") from exc
-        spec = parse_uri(uri)
+        spec = parse_milvus_uri(uri)
         self.uri = str(uri)
         self.consistency = spec["consistency"]
         self.prefix = spec["prefix"]
         self.lock = threading.RLock()
-        self.written_generation = -1
         self._lite: str | None = None
         self._dim: int | None = None
         self._unflushed = 0
@@ -198,7 +151,7 @@ class MilvusStore:
                 raise GalleryError(f"{self.path}: collections {self.prefix}_* exist but are not a faceprint gallery")
             self._create_small(subjects, [("name", 512), ("metadata", 65535), ("created", 64)], index=["name"])
             self._create_small(meta, [("value", 65535)], key="key")
-            self._rows_meta({"schema_version": "1", "created": _now(), "generation": "0", "next_face_id": "1",
+            self._rows_meta({"schema_version": "1", "created": utc_now(), "generation": "0", "next_face_id": "1",
                              "next_subject_id": "1"})
         else:
             for name in (meta, subjects):  # a released collection answers no query (milvus-lite reopens so)
@@ -321,8 +274,7 @@ class MilvusStore:
         return int(self.meta("generation") or 0)
 
     def _bump(self) -> None:
-        self.written_generation = self.generation() + 1
-        self._rows_meta({"generation": str(self.written_generation)})
+        self._rows_meta({"generation": str(self.generation() + 1)})
 
     def _take_ids(self, counter: str, n: int) -> int:
         """Reserve ``n`` ids; the counter moves first, so a crash wastes ids but never reuses one."""
@@ -352,14 +304,14 @@ class MilvusStore:
         name, metadata = check_name(name), check_metadata(metadata)
         with self.lock:
             if self._query("subjects", f"name == {_quote(name)}", ["id"]):
-                raise GalleryError(f"subject {name!r} exists already in {self.path}; enrol more photos into it instead")
+                raise SubjectExists(f"subject {name!r} exists already in {self.path}; enrol more photos into it instead")
             sid = self._take_ids("next_subject_id", 1)
             self._insert_subject(sid, name, metadata)
             return self._subject(self._subject_row(name), 0)
 
     def _insert_subject(self, sid: int, name: str, metadata: dict, created: str | None = None) -> None:
         self._call("insert", self.client.upsert, self._collections["subjects"],
-                   [{"id": int(sid), "name": name, "metadata": json.dumps(metadata), "created": created or _now(),
+                   [{"id": int(sid), "name": name, "metadata": json.dumps(metadata), "created": created or utc_now(),
                      "_v": [0.0, 0.0]}])
 
     def subjects(self) -> list[Subject]:
@@ -381,7 +333,7 @@ class MilvusStore:
         with self.lock:
             row = self._subject_row(name)
             if new_name != name and self._query("subjects", f"name == {_quote(new_name)}", ["id"]):
-                raise GalleryError(f"cannot rename {name!r}: subject {new_name!r} exists already")
+                raise SubjectExists(f"cannot rename {name!r}: subject {new_name!r} exists already")
             self._insert_subject(row["id"], new_name, json.loads(row.get("metadata") or "{}"), row["created"])
             self._bump()
             return self._subject(self._subject_row(new_name), self._face_count(row["id"]))
@@ -401,7 +353,7 @@ class MilvusStore:
             return ids
 
     # -- faces ----------------------------------------------------------------------------------------
-    def add_faces(self, batch: Sequence[tuple[str, Any]], model: str, signature: str) -> list[int | None]:
+    def add_faces(self, batch: Sequence[tuple[str, NewFace]], model: str, signature: str) -> list[int | None]:
         """Insert one batch of faces (one insert request); subjects are created as needed.
 
         Returns the new face ids, None where the photo (its sha256) was in the gallery already.
@@ -440,7 +392,7 @@ class MilvusStore:
                     self._insert_subject(sid + offset, name, {})
                     sids[name] = sid + offset
             ids = {i: first + n for n, i in enumerate(keep)}
-            created = _now()
+            created = utc_now()
             for i in keep:
                 name, face = batch[i]
                 rows.append({"id": ids[i], "vector": vectors[i].tolist(), "subject_id": sids[name],
@@ -535,7 +487,7 @@ class MilvusStore:
                 with self.lock:
                     rows = self._in("faces", "id", wanted[start:start + IN_CHUNK], ["id", "vector"])
                 if rows:
-                    yield _unpack(rows)
+                    yield _sorted_arrays(rows)
             return
         pending: list[dict] = []
         last = -1
@@ -544,14 +496,14 @@ class MilvusStore:
         for page in pages:
             pending += page
             if len(pending) >= chunk:
-                got = _unpack(pending)
+                got = _sorted_arrays(pending)
                 if got[0][0] <= last:  # pages must come in key order for export to line up
                     raise GalleryError(f"{self.path}: Milvus returned faces out of key order")
                 last = int(got[0][-1])
                 yield got
                 pending = []
         if pending:
-            got = _unpack(pending)
+            got = _sorted_arrays(pending)
             if got[0][0] <= last:
                 raise GalleryError(f"{self.path}: Milvus returned faces out of key order")
             yield got
@@ -603,11 +555,6 @@ class MilvusStore:
                 problems.append(f"the vector index is {index.get('index_type')!r}, not HNSW")
         return problems
 
-    def native_index(self) -> "MilvusIndex":
-        """The search side of this store, shaped like ``VectorIndex``: the gallery searches Milvus
-        instead of keeping a local index."""
-        return MilvusIndex(self)
-
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(face ids, Euclidean distances), each (Q, k), nearest first; ids are -1 where fewer exist."""
         q = np.atleast_2d(np.asarray(queries, np.float32))
@@ -652,36 +599,55 @@ class MilvusStore:
             self._lite = None
 
 
-class MilvusIndex:
-    """What ``Gallery`` asks of an index, answered by the Milvus collection itself."""
+class MilvusSearcher:
+    """The searcher of a Milvus gallery: Milvus's own HNSW index, which is the store itself, so
+    there is nothing to keep in sync, save or repair.
+
+    Args:
+        store: the open Milvus store.
+        signature, ann_min_faces, ann: what a local index cache takes; unused here.
+    """
 
     kind = "milvus"
 
-    def __init__(self, store: MilvusStore) -> None:
+    def __init__(self, store: MilvusStore, signature: str = "", ann_min_faces: int | None = None,
+                 ann: bool | None = None) -> None:
         self.store = store
-        self.generation = -1
 
     @property
     def dim(self) -> int:
+        """The vectors' dimension (0 while no face was stored)."""
         return self.store._dim or 0
 
     def __len__(self) -> int:
         return self.store.count()
 
-    def ids(self) -> np.ndarray:
-        return self.store.ids()
-
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(face ids, Euclidean distances), each (Q, k), nearest first; ids are -1 where fewer exist."""
         return self.store.search(queries, k)
 
-    def vector(self, face_id: int) -> np.ndarray | None:
-        for _, vectors in self.store.vectors([face_id]):
-            return vectors[0]
-        return None
-
     def describe(self) -> str:
+        """What searches the gallery, in words."""
         return (f"milvus HNSW (M={HNSW_M}, ef={HNSW_EF_SEARCH}), {len(self)} faces, "
                 f"consistency {self.store.consistency}")
+
+    def mark(self) -> int:
+        """A token taken before the gallery's own write (nothing to track here)."""
+        return 0
+
+    def written(self, mark: int, changed: bool, added: tuple[np.ndarray, np.ndarray] | None = None,
+                removed: Sequence[int] = ()) -> None:
+        """After the gallery's own write: Milvus indexes its rows itself."""
+
+    def save(self, force: bool = False) -> None:
+        """Nothing to save: Milvus persists its index."""
+
+    def close(self) -> None:
+        """Nothing to close: the store closes the client."""
+
+    def check(self, sample: int = 1000) -> tuple[list[str], list[str], int]:
+        """(problems, repairs, faces): the store's own ``integrity()`` covers the index."""
+        return [], [], len(self.store.ids())
 
 
 def _lite_locked(folder: Path) -> bool:
@@ -707,13 +673,11 @@ def _lite_locked(folder: Path) -> bool:
     return False
 
 
-def _unpack(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    rows = sorted(rows, key=lambda r: int(r["id"]))
-    ids = np.fromiter((int(r["id"]) for r in rows), dtype=np.int64, count=len(rows))
-    vectors = np.asarray([r["vector"] for r in rows], dtype=np.float32).reshape(len(rows), -1)
-    return ids, vectors
-
-
 def _message(exc: BaseException) -> str:
     text = getattr(exc, "message", None) or str(exc)
     return " ".join(str(text).split())[:300]
+
+
+def _sorted_arrays(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    rows = sorted(rows, key=lambda r: int(r["id"]))
+    return id_vector_arrays([r["id"] for r in rows], [r["vector"] for r in rows])

@@ -1,17 +1,16 @@
-"""The gallery's source of truth: subjects and their face vectors in SQLite (stdlib ``sqlite3``).
+"""What a gallery needs from a storage backend: the ``Store`` protocol, the types every backend
+shares, and the gallery URIs that name a backend.
 
-WAL journal, one transaction per enrol batch, a schema version with migrations. Photos are kept
-only when asked (``keep_photos``). A ``Store`` protocol keeps the backend replaceable:
-``open_store("sqlite:///path")`` or a plain path gives SQLite, ``milvus://`` and ``milvus-lite://``
-URIs the Milvus backend (``faceprint.gallery.milvus_store``).
+A plain path or ``sqlite:///path`` names an SQLite file (``faceprint.gallery.sqlite_store``);
+``milvus://host:19530/name`` and ``milvus-lite:///path/name.db`` a Milvus gallery
+(``faceprint.gallery.milvus_store``). Backends import this module, never each other; this module
+names them only in ``BACKENDS`` and imports the one a URI asks for when it is opened.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import sqlite3
-import threading
+import importlib
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,13 +18,16 @@ from typing import Any, Iterator, Protocol, Sequence
 
 import numpy as np
 
-from faceprint.errors import GalleryError, UnknownFace, UnknownSubject
-from faceprint.gallery.names import check_metadata, check_name
+from faceprint.errors import GalleryError
 from faceprint.gallery.types import FaceRecord, Subject
 
-log = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 2
+# scheme -> "module:Class" of its Store, imported when a gallery of that scheme is opened
+BACKENDS = {
+    "sqlite": "faceprint.gallery.sqlite_store:SqliteStore",
+    "milvus": "faceprint.gallery.milvus_store:MilvusStore",
+}
+MILVUS_DEFAULT_PREFIX = "faceprint"
+MILVUS_CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")
 
 
 class NoGallery(GalleryError):
@@ -44,7 +46,14 @@ class NewFace:
 
 
 class Store(Protocol):
-    """What a gallery needs from a storage backend."""
+    """What a gallery needs from a storage backend.
+
+    ``scheme`` names the backend (a key of ``BACKENDS``); ``generation()`` is a counter every
+    change of faces or names moves on, so that a cache of the store knows when it is stale.
+    """
+
+    scheme: str
+    path: Path | str
 
     def meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
@@ -56,6 +65,7 @@ class Store(Protocol):
     def add_faces(self, batch: Sequence[tuple[str, NewFace]], model: str, signature: str) -> list[int | None]: ...
     def faces(self, name: str | None = None) -> list[FaceRecord]: ...
     def delete_face(self, face_id: int) -> None: ...
+    def photo(self, face_id: int) -> bytes | None: ...
     def face_subjects(self, ids: Sequence[int]) -> dict[int, str]: ...
     def known_sha256(self, digests: Sequence[str]) -> dict[str, str]: ...
     def ids(self) -> np.ndarray: ...
@@ -64,21 +74,64 @@ class Store(Protocol):
     def generation(self) -> int: ...
     def signatures(self) -> dict[str, int]: ...
     def integrity(self) -> list[str]: ...
-    def native_index(self) -> Any: ...  # the store's own vector index (Milvus), or None: a local one is kept
     def close(self) -> None: ...
-
-    # the generation the store's own last write produced (set inside that write)
-    written_generation: int
 
 
 def open_store(uri: str | Path, create: bool = True) -> Store:
-    """The store a URI names: ``sqlite:///path/to/gallery.db`` or a plain path (SQLite), or a
-    Milvus URI (``milvus://host:19530/name``, ``milvus-lite:///path/name.db``)."""
-    text = str(uri)
-    from faceprint.gallery.milvus_store import MilvusStore, is_milvus_uri
+    """The store a gallery URI names.
 
-    if is_milvus_uri(text):  # milvus://host:port/name, milvus-lite:///path.db (milvus_store.py)
-        return MilvusStore(text, create=create)
+    Args:
+        uri: ``sqlite:///path/to/gallery.db`` or a plain path (SQLite), or a Milvus URI
+            (``milvus://host:19530/name``, ``milvus-lite:///path/name.db``).
+        create: create the gallery when it does not exist.
+
+    Returns:
+        The open store.
+
+    Raises:
+        NoGallery: ``create`` is False and there is no gallery there.
+        GalleryError: the URI names no backend, or something that is not a gallery.
+    """
+    scheme, target = parse_uri(uri)
+    module, _, name = BACKENDS[scheme].partition(":")
+    backend = getattr(importlib.import_module(module), name)
+    return backend(target, create=create)
+
+
+def store_exists(uri: str | Path) -> bool:
+    """Whether ``uri`` names an existing gallery store.
+
+    Args:
+        uri: a gallery URI or path (as ``open_store`` takes it).
+
+    Returns:
+        True for an existing gallery (a file, a milvus-lite folder or a Milvus server's collections).
+
+    Raises:
+        GalleryError: a store exists there but is not a gallery.
+    """
+    try:
+        open_store(uri, create=False).close()
+    except NoGallery:
+        return False
+    return True
+
+
+def parse_uri(uri: str | Path) -> tuple[str, Path | str]:
+    """The backend a gallery URI names and what that backend opens.
+
+    Args:
+        uri: a path, ``sqlite:///path``, or a Milvus URI.
+
+    Returns:
+        ``("sqlite", Path)`` or ``("milvus", uri as text)``.
+
+    Raises:
+        GalleryError: a URI of a scheme no backend serves.
+    """
+    text = str(uri)
+    if is_milvus_uri(text):
+        return "milvus", text
     if text.startswith("sqlite://"):
         text = text[len("sqlite://"):]
         text = text[1:] if text.startswith("//") else text  # sqlite:////abs -> /abs
@@ -88,337 +141,89 @@ def open_store(uri: str | Path, create: bool = True) -> Store:
         scheme = text.split("://", 1)[0]
         raise GalleryError(f"{uri}: no gallery backend for {scheme!r} here; use a path, sqlite:///path, "
                            "milvus://host:19530/name or milvus-lite:///path/name.db")
-    return SqliteStore(Path(text), create=create)
+    return "sqlite", Path(text)
 
 
-def store_exists(uri: str | Path) -> bool:
-    """True when ``uri`` names an existing gallery store (a file, a milvus-lite folder or a Milvus
-    server's collections); a store that exists but is not a gallery raises GalleryError."""
-    try:
-        open_store(uri, create=False).close()
-    except NoGallery:
-        return False
-    return True
+def is_milvus_uri(uri: str | Path) -> bool:
+    """Whether ``uri`` names a Milvus gallery.
+
+    Args:
+        uri: a gallery URI or path.
+
+    Returns:
+        True for ``milvus://``, ``milvus+https://`` and ``milvus-lite://`` URIs (also with the
+        slashes a ``pathlib.Path`` collapses).
+    """
+    return re.match(r"^(milvus|milvus\+https|milvus-lite):", str(uri)) is not None
 
 
-def _now() -> str:
+def parse_milvus_uri(uri: str) -> dict[str, Any]:
+    """Split a Milvus gallery URI into what ``MilvusStore`` needs.
+
+    Args:
+        uri: ``milvus://host:port[/name]``, ``milvus+https://...``, ``milvus-lite:///path/name.db``
+            (or ``milvus:///path/name.db``), each optionally followed by ``?consistency=...`` and
+            ``&prefix=...``.
+
+    Returns:
+        ``{"lite": Path | None, "address": "http://host:port" | None, "prefix", "consistency"}``.
+
+    Raises:
+        GalleryError: the URI is not a usable Milvus URI (the message says which part).
+    """
+    text = str(uri)
+    match = re.match(r"^(milvus|milvus\+https|milvus-lite):/*(.*)$", text)
+    if match is None:
+        raise GalleryError(f"{uri}: not a Milvus URI; use milvus://host:19530/name or milvus-lite:///path/name.db")
+    scheme, rest = match.groups()
+    query: dict[str, str] = {}
+    if "?" in rest:
+        rest, _, qs = rest.partition("?")
+        query = dict(part.split("=", 1) for part in qs.split("&") if "=" in part)
+    consistency = query.pop("consistency", "Strong").capitalize()
+    if consistency not in MILVUS_CONSISTENCY_LEVELS:
+        raise GalleryError(f"{uri}: consistency {consistency!r} is not one of {', '.join(MILVUS_CONSISTENCY_LEVELS)}")
+    prefix = query.pop("prefix", None)
+    if query:
+        raise GalleryError(f"{uri}: unknown option(s) {', '.join(query)}; only consistency= and prefix= are understood")
+    # a local folder: milvus-lite://..., or milvus:///abs/path.db (no host), or a path ending in .db
+    host_like = re.match(r"^[A-Za-z0-9.\-\[\]:]+:\d+(/|$)", rest) is not None
+    if scheme == "milvus-lite" or (not host_like and rest.endswith(".db")):
+        # three slashes (or one, as pathlib.Path leaves them) make an absolute path; two a relative one
+        slashes = len(text.split(":", 1)[1]) - len(text.split(":", 1)[1].lstrip("/"))
+        path = Path(("/" if slashes in (1, 3) else "") + rest)
+        if path.suffix != ".db":
+            raise GalleryError(f"{uri}: a milvus-lite gallery is a folder whose name ends in .db (e.g. team.db)")
+        return {"lite": path, "address": None, "prefix": prefix or MILVUS_DEFAULT_PREFIX, "consistency": consistency}
+    if not host_like:
+        raise GalleryError(f"{uri}: expected milvus://host:port[/name] (e.g. milvus://localhost:19530/team)")
+    hostport, _, name = rest.partition("/")
+    name = name.strip("/") or prefix or MILVUS_DEFAULT_PREFIX
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+        raise GalleryError(f"{uri}: gallery name {name!r} must be letters, digits and underscores (a collection prefix)")
+    http = "https" if scheme == "milvus+https" else "http"
+    return {"lite": None, "address": f"{http}://{hostport}", "prefix": name, "consistency": consistency}
+
+
+def utc_now() -> str:
+    """The time a row is created, as every backend stores it (ISO 8601, UTC, seconds)."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-_SCHEMA_V1 = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS subjects (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    name TEXT NOT NULL UNIQUE,
-    metadata TEXT NOT NULL DEFAULT '{}',
-    created TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS faces (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    subject_id INTEGER NOT NULL REFERENCES subjects(id) ON DELETE CASCADE,
-    embedding BLOB NOT NULL,
-    dim INTEGER NOT NULL,
-    model TEXT NOT NULL,
-    signature TEXT NOT NULL,
-    sha256 TEXT NOT NULL UNIQUE,
-    box TEXT NOT NULL,
-    source TEXT,
-    created TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS faces_subject ON faces(subject_id);
-"""
+def id_vector_arrays(ids: Sequence[int], vectors: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Face ids and their vectors as a backend read them, as ``(int64 ids, float32 (N, dim))``.
 
+    Args:
+        ids: face ids, in the order of ``vectors``.
+        vectors: each vector as float32 bytes (SQLite's blobs) or a list of floats (Milvus's rows).
 
-def _migrate_1_to_2(db: sqlite3.Connection) -> None:
-    # v2: optional photo bytes (kept only when the user asks), and a change counter for the index
-    db.execute("ALTER TABLE faces ADD COLUMN photo BLOB")
-    db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0')")
-
-
-MIGRATIONS = {1: _migrate_1_to_2}
-
-
-class SqliteStore:
-    """Subjects and faces in one SQLite file; safe to share between threads (one write lock)."""
-
-    def __init__(self, path: Path, create: bool = True) -> None:
-        self.path = Path(path)
-        if not self.path.exists():
-            if not create:
-                raise NoGallery(f"{self.path}: no gallery here; create it with `faceprint gallery create {self.path}`")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.lock = threading.RLock()
-        self.written_generation = -1
-        try:
-            self.db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30.0, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise GalleryError(f"{self.path}: not a faceprint gallery ({exc}); give another path") from exc
-
-    # -- schema ---------------------------------------------------------------------------------------
-    def _migrate(self) -> None:
-        with self.lock:
-            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if tables and "meta" not in tables:
-                raise GalleryError(f"{self.path}: an SQLite file that is not a faceprint gallery")
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                if not tables:
-                    for statement in filter(str.strip, _SCHEMA_V1.split(";")):
-                        self.db.execute(statement)
-                    self.db.execute("INSERT INTO meta(key, value) VALUES ('schema_version', '1')")
-                    self.db.execute("INSERT INTO meta(key, value) VALUES ('created', ?)", (_now(),))
-                version = int(self._meta("schema_version") or 1)
-                if version > SCHEMA_VERSION:
-                    raise GalleryError(f"{self.path}: gallery schema {version} is newer than this faceprint "
-                                       f"understands ({SCHEMA_VERSION}); upgrade faceprint")
-                while version < SCHEMA_VERSION:
-                    log.info("%s: migrating gallery schema %d -> %d", self.path, version, version + 1)
-                    MIGRATIONS[version](self.db)
-                    version += 1
-                    self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
-                self.db.execute("COMMIT")
-            except BaseException:
-                if self.db.in_transaction:
-                    self.db.execute("ROLLBACK")
-                raise
-
-    def _meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return None if row is None else row[0]
-
-    def meta(self, key: str) -> str | None:
-        with self.lock:
-            return self._meta(key)
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.lock:
-            self.db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                            (key, value))
-
-    def generation(self) -> int:
-        """A counter bumped by every change of faces: an index built at another value is stale."""
-        return int(self.meta("generation") or 0)
-
-    def _bump(self) -> None:
-        self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
-        # the generation this connection's own change produced (read inside its transaction)
-        self.written_generation = int(self._meta("generation"))
-
-    def _write(self):
-        return _Transaction(self)
-
-    # -- subjects -------------------------------------------------------------------------------------
-    def _subject_row(self, name: str) -> tuple:
-        row = self.db.execute("SELECT s.id, s.name, s.metadata, s.created, "
-                              "(SELECT COUNT(*) FROM faces f WHERE f.subject_id = s.id) "
-                              "FROM subjects s WHERE s.name=?", (name,)).fetchone()
-        if row is None:
-            raise UnknownSubject(f"no subject named {name!r} in {self.path}")
-        return row
-
-    @staticmethod
-    def _subject(row: tuple) -> Subject:
-        return Subject(id=row[0], name=row[1], metadata=json.loads(row[2] or "{}"), created=row[3], faces=row[4])
-
-    def add_subject(self, name: str, metadata: dict | None = None) -> Subject:
-        name, metadata = check_name(name), check_metadata(metadata)
-        with self._write():
-            try:
-                self.db.execute("INSERT INTO subjects(name, metadata, created) VALUES (?, ?, ?)",
-                                (name, json.dumps(metadata), _now()))
-            except sqlite3.IntegrityError:
-                raise GalleryError(f"subject {name!r} exists already in {self.path}; enrol more photos into it instead") from None
-            return self._subject(self._subject_row(name))
-
-    def subjects(self) -> list[Subject]:
-        with self.lock:
-            rows = self.db.execute("SELECT s.id, s.name, s.metadata, s.created, COUNT(f.id) FROM subjects s "
-                                   "LEFT JOIN faces f ON f.subject_id = s.id GROUP BY s.id ORDER BY s.name").fetchall()
-        return [self._subject(r) for r in rows]
-
-    def subject(self, name: str) -> Subject:
-        with self.lock:
-            return self._subject(self._subject_row(name))
-
-    def rename(self, name: str, new_name: str) -> Subject:
-        new_name = check_name(new_name)
-        with self._write():
-            self._subject_row(name)
-            try:
-                self.db.execute("UPDATE subjects SET name=? WHERE name=?", (new_name, name))
-            except sqlite3.IntegrityError:
-                raise GalleryError(f"cannot rename {name!r}: subject {new_name!r} exists already") from None
-            self._bump()  # candidates carry names: cached search results must not outlive a rename
-            return self._subject(self._subject_row(new_name))
-
-    def delete_subject(self, name: str) -> list[int]:
-        """Delete a subject and its faces; returns the ids of the faces removed."""
-        with self._write():
-            sid = self._subject_row(name)[0]
-            ids = [r[0] for r in self.db.execute("SELECT id FROM faces WHERE subject_id=?", (sid,))]
-            self.db.execute("DELETE FROM faces WHERE subject_id=?", (sid,))
-            self.db.execute("DELETE FROM subjects WHERE id=?", (sid,))
-            self._bump()
-            return ids
-
-    # -- faces ----------------------------------------------------------------------------------------
-    def add_faces(self, batch: Sequence[tuple[str, NewFace]], model: str, signature: str) -> list[int | None]:
-        """Insert one batch of faces in ONE transaction (all or nothing); subjects are created as needed.
-
-        Returns the new face ids, None where the photo (its sha256) was in the gallery already.
-        """
-        out: list[int | None] = []
-        with self._write():
-            sids: dict[str, int] = {}
-            for name, face in batch:
-                if name not in sids:
-                    row = self.db.execute("SELECT id FROM subjects WHERE name=?", (name,)).fetchone()
-                    if row is None:
-                        cur = self.db.execute("INSERT INTO subjects(name, metadata, created) VALUES (?, '{}', ?)",
-                                              (check_name(name), _now()))
-                        sids[name] = int(cur.lastrowid)
-                    else:
-                        sids[name] = int(row[0])
-                vec = np.ascontiguousarray(face.vector, dtype=np.float32)
-                cur = self.db.execute(
-                    "INSERT OR IGNORE INTO faces(subject_id, embedding, dim, model, signature, sha256, box, source, "
-                    "created, photo) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (sids[name], vec.tobytes(), int(vec.size), model, signature, face.sha256,
-                     json.dumps([round(float(v), 2) for v in face.box]), face.source, _now(), face.photo))
-                out.append(int(cur.lastrowid) if cur.rowcount else None)
-            if any(i is not None for i in out):
-                self._bump()
-        return out
-
-    def faces(self, name: str | None = None) -> list[FaceRecord]:
-        with self.lock:
-            query = ("SELECT f.id, s.name, f.sha256, f.box, f.created, f.source FROM faces f "
-                     "JOIN subjects s ON s.id = f.subject_id")
-            if name is None:
-                rows = self.db.execute(query + " ORDER BY f.id").fetchall()
-            else:
-                sid = self._subject_row(name)[0]
-                rows = self.db.execute(query + " WHERE f.subject_id=? ORDER BY f.id", (sid,)).fetchall()
-        return [FaceRecord(id=r[0], subject=r[1], sha256=r[2], box=json.loads(r[3]), created=r[4], source=r[5])
-                for r in rows]
-
-    def delete_face(self, face_id: int) -> None:
-        with self._write():
-            cur = self.db.execute("DELETE FROM faces WHERE id=?", (int(face_id),))
-            if not cur.rowcount:
-                raise UnknownFace(f"no face with id {face_id} in {self.path}")
-            self._bump()
-
-    def face_subjects(self, ids: Sequence[int]) -> dict[int, str]:
-        """face id -> subject name for the given ids (ids not in the store are left out)."""
-        ids = [int(i) for i in ids]
-        out: dict[int, str] = {}
-        with self.lock:
-            for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
-                part = ids[start:start + 900]
-                marks = ",".join("?" * len(part))
-                out.update(self.db.execute(f"SELECT f.id, s.name FROM faces f JOIN subjects s ON s.id = f.subject_id "
-                                           f"WHERE f.id IN ({marks})", part).fetchall())
-        return out
-
-    def known_sha256(self, digests: Sequence[str]) -> dict[str, str]:
-        """sha256 -> subject name for the digests already in the gallery."""
-        digests = list(digests)
-        out: dict[str, str] = {}
-        with self.lock:
-            for start in range(0, len(digests), 900):
-                part = digests[start:start + 900]
-                marks = ",".join("?" * len(part))
-                out.update(self.db.execute(f"SELECT f.sha256, s.name FROM faces f JOIN subjects s ON s.id = f.subject_id "
-                                           f"WHERE f.sha256 IN ({marks})", part).fetchall())
-        return out
-
-    def photo(self, face_id: int) -> bytes | None:
-        with self.lock:
-            row = self.db.execute("SELECT photo FROM faces WHERE id=?", (int(face_id),)).fetchone()
-        if row is None:
-            raise UnknownFace(f"no face with id {face_id} in {self.path}")
-        return row[0]
-
-    def ids(self) -> np.ndarray:
-        with self.lock:
-            return np.array([r[0] for r in self.db.execute("SELECT id FROM faces ORDER BY id")], dtype=np.int64)
-
-    def vectors(self, ids: Sequence[int] | None = None, chunk: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(ids, vectors) in chunks, by ascending id: all faces, or the given ids."""
-        if ids is not None:
-            wanted = sorted(int(i) for i in ids)
-            for start in range(0, len(wanted), 900):
-                part = wanted[start:start + 900]
-                marks = ",".join("?" * len(part))
-                with self.lock:
-                    rows = self.db.execute(f"SELECT id, embedding FROM faces WHERE id IN ({marks}) ORDER BY id",
-                                           part).fetchall()
-                if rows:
-                    yield _unpack(rows)
-            return
-        last = -1
-        while True:
-            with self.lock:
-                rows = self.db.execute("SELECT id, embedding FROM faces WHERE id > ? ORDER BY id LIMIT ?",
-                                       (last, chunk)).fetchall()
-            if not rows:
-                return
-            last = rows[-1][0]
-            yield _unpack(rows)
-
-    def signatures(self) -> dict[str, int]:
-        """signature -> number of faces stored with it (one key in a healthy gallery)."""
-        with self.lock:
-            return dict(self.db.execute("SELECT signature, COUNT(*) FROM faces GROUP BY signature").fetchall())
-
-    def count(self) -> int:
-        with self.lock:
-            return int(self.db.execute("SELECT COUNT(*) FROM faces").fetchone()[0])
-
-    def integrity(self) -> list[str]:
-        """Problems SQLite itself sees in the file (empty when sound)."""
-        with self.lock:
-            rows = [r[0] for r in self.db.execute("PRAGMA integrity_check")]
-            fk = self.db.execute("PRAGMA foreign_key_check").fetchall()
-        problems = [] if rows == ["ok"] else [f"sqlite integrity: {r}" for r in rows]
-        return problems + [f"face row {r[1]} points to a missing subject" for r in fk]
-
-    def native_index(self) -> None:
-        """SQLite stores vectors only: the gallery keeps a local index beside it."""
-        return None
-
-    def close(self) -> None:
-        with self.lock:
-            self.db.close()
-
-
-def _unpack(rows: list) -> tuple[np.ndarray, np.ndarray]:
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-    return ids, vectors
-
-
-class _Transaction:
-    """``with``: the store's lock, BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any error)."""
-
-    def __init__(self, store: SqliteStore) -> None:
-        self.store = store
-
-    def __enter__(self) -> None:
-        self.store.lock.acquire()
-        try:
-            self.store.db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self.store.lock.release()
-            raise
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            self.store.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
-        finally:
-            self.store.lock.release()
+    Returns:
+        The two arrays, row for row.
+    """
+    count = len(ids)
+    ids_array = np.fromiter((int(i) for i in ids), dtype=np.int64, count=count)
+    if count and isinstance(vectors[0], (bytes, bytearray, memoryview)):
+        matrix = np.frombuffer(b"".join(vectors), dtype=np.float32)
+    else:
+        matrix = np.asarray(vectors, dtype=np.float32)
+    return ids_array, matrix.reshape(count, -1)

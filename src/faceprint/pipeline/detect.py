@@ -12,12 +12,12 @@ from faceprint.models.detectors import RawFace
 from faceprint.types import Box, Detection
 
 # Which box dlib's landmark predictor starts from (``landmark_box``):
-#   "keypoints" (default since rev3): the box dlib's HOG detector would draw, placed by the
+#   "keypoints" (the default): the box dlib's HOG detector would draw, placed by the
 #       detector's 5 keypoints (``keypoint_box``); it does not depend on how the detector drew its
 #       box;
-#   "dlib_like": the detector's box reshaped like a HOG box (``RawFace.landmark_box``, the default
-#       until rev3). On tightly cropped photos (CFP) YuNet's box is cut by the image's top edge and
-#       reaches to the neck; this box then starts at the eyes, and dlib puts its eye points on the nose;
+#   "dlib_like": the detector's box reshaped like a HOG box (``RawFace.landmark_box``). On
+#       tightly cropped photos (CFP) YuNet's box is cut by the image's top edge and reaches to the
+#       neck; this box then starts at the eyes, and dlib puts its eye points on the nose;
 #   "detector": the detector's box as it is;
 #   "pose": per face, "keypoints" when |yaw| <= PROFILE_YAW, "detector" beyond.
 # Measured on CFP dev (python scripts/pose_candidates.py cfp, docs/cfp_dev_candidates/cfp.md), dlib:
@@ -153,9 +153,3 @@ def detect_faces(
             break
     return found
 
-
-def nearest_center(detections: Sequence[Detection], image_shape: tuple[int, ...]) -> int:
-    """Index of the detection whose box centre is nearest the image centre."""
-    cy, cx = image_shape[0] / 2.0, image_shape[1] / 2.0
-    distances = [(d.box.center[0] - cx) ** 2 + (d.box.center[1] - cy) ** 2 for d in detections]
-    return int(np.argmin(distances))

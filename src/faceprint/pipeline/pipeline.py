@@ -1,4 +1,10 @@
-"""One object that holds a detector and an embedder and runs the stages in order."""
+"""One object that holds a detector and an embedder and runs the stages in order.
+
+``Pipeline`` is the one route from a decoded image to its faces, used by the facade, ``embed_many``,
+the gallery, the service, evaluation and the CLI: ``find_faces`` (detect, with YuNet's fallback
+where a face is expected; only the face nearest the centre where one face is wanted), then
+``prepare_chips`` (align) and ``embed_chips`` (one network call over the faces of many images).
+"""
 
 from __future__ import annotations
 
@@ -13,14 +19,15 @@ from faceprint import registry
 from faceprint.errors import BadInput, NoFace
 from faceprint.models.detectors import RawFace
 from faceprint.pipeline.align import ALIGN_POINTS
-from faceprint.pipeline.detect import FALLBACK_SCORE, PROFILE_YAW, detect_faces, nearest_center
+from faceprint.pipeline.detect import FALLBACK_SCORE, PROFILE_YAW, detect_faces
 from faceprint.pipeline.embed import ChipEmbedder, FusedEmbedder
-from faceprint.types import Detection, Embedding
+from faceprint.types import Detection, Embedding, nearest_center
 
 log = logging.getLogger(__name__)
 
-# Bump whenever detection, landmarks, alignment or a network change what a config produces.
-VECTOR_REVISION = "rev3"  # rev3: landmark box placed by YuNet's keypoints, fallback where a face is expected
+# The version of what a config produces (detection, landmarks, alignment, networks), part of every
+# signature: change it whenever those change, so vectors made before are never compared with new ones.
+VECTOR_REVISION = "rev3"
 
 
 @dataclass(frozen=True)
@@ -119,7 +126,7 @@ class Pipeline:
         parts = [c.model, c.detector, f"flip={c.flip}", f"jitter={c.jitter}", f"avg={c.averaged_landmarks}",
                  f"mirror={c.mirror_align}", f"box={c.landmark_box}", f"posefusion={c.pose_fusion}",
                  f"fallback={c.fallback_score}", VECTOR_REVISION]
-        if c.align_points != "5":  # added after rev3: "5" keeps the signatures galleries already hold
+        if c.align_points != "5":  # named only when not "5", so "5" keeps the signatures galleries hold
             parts.append(f"points={c.align_points}")
         if c.upsample is not None:  # it moves the detector's keypoints, so the landmarks and the vectors
             parts.append(f"upsample={c.upsample}")
@@ -135,10 +142,23 @@ class Pipeline:
 
     def detect(self, image: np.ndarray, landmarks: int = 5, faces: Sequence[RawFace] | None = None,
                expect_face: bool = False) -> list[Detection]:
-        """Faces with landmarks; ``faces``, the detector's output computed already (for timing
-        the stages apart), skips running the detector again. ``expect_face``: the photo is known to
-        hold a face (one side of a pair, a photo to verify): when none reaches the detector's
-        threshold, take the best one down to ``config.fallback_score`` (``fallback_detector``)."""
+        """Every face with its landmarks, highest detector score first.
+
+        Args:
+            image: an RGB uint8 array.
+            landmarks: 5, or 68 to add the 68-point shape (always 68 with ``align_points="68"``).
+            faces: the detector's output computed already (for timing the stages apart): the
+                detector is not run again.
+            expect_face: the photo is known to hold a face (one side of a pair, a photo to
+                verify): when none reaches the detector's threshold, take the best one down to
+                ``config.fallback_score`` (``fallback_detector``).
+
+        Returns:
+            One ``Detection`` per face kept.
+
+        Raises:
+            BadInput: ``landmarks`` other than 5 or 68, or an unknown landmark box.
+        """
         detector, threshold = self.detector if faces is None else (lambda _: faces), None
         if faces is None and expect_face and self.fallback_detector is not None:
             detector, threshold = self.fallback_detector, self.detector.score_threshold
@@ -164,24 +184,100 @@ class Pipeline:
         stand_in = Detection(Box(40, 30, 120, 130), 1.0, points, points68, "warm-up", keypoints)
         self.embedder.embed_prepared([self.embedder.prepare(image, stand_in)])
 
+    def find_faces(self, image: np.ndarray, expect_face: bool = False, one: bool = False,
+                   faces: Sequence[RawFace] | None = None) -> tuple[list[Detection], int]:
+        """The faces to embed in an image: the first step of every route from images to vectors.
+
+        Args:
+            image: an RGB uint8 array (``images.load_image``).
+            expect_face: the photo is known to hold a face: YuNet's fallback applies (``detect``).
+            one: keep only the face nearest the image's centre (``types.nearest_center``).
+            faces: the detector's output computed already (timing the stages apart).
+
+        Returns:
+            The detections kept, and how many the detector found (more than kept with ``one``).
+
+        Raises:
+            BadInput: a setting out of range (landmarks, landmark box).
+        """
+        # the detector's output given: no fallback to run (``detect`` ignores expect_face then)
+        detections = self.detect(image, expect_face=expect_face) if faces is None else self.detect(image, faces=faces)
+        found = len(detections)
+        if one and found > 1:
+            detections = [detections[nearest_center(detections, image.shape)]]
+        return detections, found
+
+    def prepare_chips(self, image: np.ndarray, detections: Sequence[Detection]) -> list:
+        """What the network takes for each face (aligned chips, and their mirrors where used).
+
+        Args:
+            image: the RGB array the detections were found in.
+            detections: the faces to prepare.
+
+        Returns:
+            One prepared entry per detection, for ``embed_chips``.
+        """
+        embedder = self.embedder
+        return [embedder.prepare(image, d) for d in detections]
+
+    def embed_chips(self, chips_per_image: Sequence[Sequence]) -> list[np.ndarray]:
+        """Every prepared face of several images, through the network in one call.
+
+        Each face is embedded on its own, whatever batch it lands in: the vectors do not depend
+        on how the images are grouped.
+
+        Args:
+            chips_per_image: for each image, its faces from ``prepare_chips``.
+
+        Returns:
+            For each image, a (faces, dim) float array of L2-normalised vectors.
+        """
+        flat = [chip for chips in chips_per_image for chip in chips]
+        if not flat:
+            return [np.zeros((0, self.spec.dim), np.float32) for _ in chips_per_image]
+        vectors = self.embedder.embed_prepared(flat)
+        out, start = [], 0
+        for chips in chips_per_image:
+            out.append(vectors[start : start + len(chips)])
+            start += len(chips)
+        return out
+
     def embed(self, image: np.ndarray, detections: Sequence[Detection]) -> list[Embedding]:
+        """One embedding per given face.
+
+        Args:
+            image: the RGB array the detections were found in.
+            detections: the faces to embed (``detect`` or ``find_faces``).
+
+        Returns:
+            One ``Embedding`` per detection, in order (empty for none).
+        """
         if not detections:
             return []
-        vectors = self.embedder.embed_prepared([self.embedder.prepare(image, d) for d in detections])
+        vectors = self.embed_chips([self.prepare_chips(image, detections)])[0]
         return [Embedding(v, self.config.model, d) for v, d in zip(vectors, detections)]
 
     def embed_one(self, image: np.ndarray, source: str = "image") -> tuple[Embedding, list[str]]:
-        """The embedding of the face nearest the centre; notes say when there were several."""
-        detections = self.detect(image, expect_face=True)
+        """The embedding of the face nearest the centre (YuNet's fallback applies).
+
+        Args:
+            image: an RGB uint8 array.
+            source: the photo's name in messages.
+
+        Returns:
+            The embedding, and notes (one when the photo held several faces).
+
+        Raises:
+            NoFace: the photo holds no face.
+        """
+        detections, found = self.find_faces(image, expect_face=True, one=True)
         if not detections:
             raise NoFace(f"{source}: no face found (try --upsample 1 or another --detector)")
         notes = []
-        index = 0
-        if len(detections) > 1:
-            index = nearest_center(detections, image.shape)
-            notes.append(f"{source}: {len(detections)} faces found; used the one nearest the centre")
+        if found > 1:
+            notes.append(f"{source}: {found} faces found; used the one nearest the centre")
             log.info(notes[-1])
-        return self.embed(image, [detections[index]])[0], notes
+        return self.embed(image, detections)[0], notes
 
 
 def get_pipeline(config: PipelineConfig) -> Pipeline:

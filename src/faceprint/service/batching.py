@@ -77,18 +77,49 @@ class Batcher(Generic[T, R]):
 
     @property
     def waiting(self) -> int:
+        """Items in the queue (not counting the batch being processed)."""
         return self._queue.qsize() if self._queue is not None else 0
 
     def retry_after(self, extra: int = 0) -> int:
-        """Seconds until the queue (plus ``extra`` items) has likely drained, at least 1."""
+        """Seconds until the queue has likely drained, for a ``Retry-After`` header.
+
+        Args:
+            extra: items about to be queued, counted as waiting.
+
+        Returns:
+            The estimate, at least 1.
+        """
         return max(1, math.ceil((self.waiting + extra) * self._seconds_per_item))
 
     async def submit(self, item: T) -> R:
-        """Queue one item and wait for its result."""
+        """Queue one item and wait for its result.
+
+        Args:
+            item: what ``process`` takes one of.
+
+        Returns:
+            Its result.
+
+        Raises:
+            Busy: the queue is full.
+            Exception: the exception ``process`` gave for this item.
+        """
         return (await self.submit_many([item]))[0]
 
     async def submit_many(self, items: Sequence[T]) -> list[R]:
-        """Queue several items together (all or none) and wait for their results."""
+        """Queue several items together (all or none) and wait for their results.
+
+        Args:
+            items: what ``process`` takes.
+
+        Returns:
+            One result per item, in order.
+
+        Raises:
+            Busy: the queue has no room for all of them (none is queued).
+            RuntimeError: ``start()`` was not called, or the batching task has stopped.
+            Exception: the first exception ``process`` gave for one of them.
+        """
         if self._queue is None or self._task is None:
             raise RuntimeError("Batcher.start() was not called")
         if self._task.done():

@@ -15,8 +15,6 @@ from faceprint import settings
 ENV_PREFIX = "FACEPRINT_SERVE_"
 
 
-
-
 @dataclass(frozen=True)
 class ServiceConfig:
     """Everything that shapes a running service.
@@ -34,6 +32,12 @@ class ServiceConfig:
         max_files: most photos in one enrol request.
         warm: load the models at start-up (``/readyz`` answers 503 until they are loaded); False:
             the first requests load them (``/readyz`` is 200 once the gallery is open).
+
+    Raises:
+        ValueError: ``max_body_bytes``, ``max_batch``, ``max_queue`` or ``max_files`` below 1.
+
+    Example:
+        >>> config = ServiceConfig(gallery="people.db", keys="keys.json", warm=False)  # doctest: +SKIP
     """
 
     gallery: Path | str = Path()
@@ -60,12 +64,26 @@ class ServiceConfig:
                 raise ValueError(f"{name} must be at least 1")
 
     def to_env(self) -> dict[str, str]:
-        """The settings as environment variables (for uvicorn's worker processes)."""
+        """The settings as environment variables, for uvicorn's worker processes (``from_env`` reads them).
+
+        Returns:
+            ``FACEPRINT_SERVE_<FIELD>`` -> value as text, for every field.
+        """
         return {ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "ServiceConfig":
-        """Defaults, overridden by any ``FACEPRINT_SERVE_<FIELD>`` variable."""
+        """The defaults, overridden by any ``FACEPRINT_SERVE_<FIELD>`` variable.
+
+        Args:
+            environ: the variables to read; None: ``os.environ``.
+
+        Returns:
+            The settings.
+
+        Raises:
+            ValueError: a variable's value is not of its field's type (``MAX_FILES=many``), or out of range.
+        """
         env = os.environ if environ is None else environ
         config = cls()
         changes: dict[str, object] = {}
@@ -86,7 +104,7 @@ class ServiceConfig:
 def _gallery_location(gallery: Path | str) -> Path | str:
     """A gallery file as an absolute path; a URI (Milvus, milvus-lite, ``sqlite:``) as text, as
     given (``gallery.store.open_store`` also reads the form a ``Path`` collapses)."""
-    from faceprint.gallery.milvus_store import is_milvus_uri
+    from faceprint.gallery.store import is_milvus_uri
 
     text = str(gallery)
     if is_milvus_uri(text) or text.startswith("sqlite:"):

@@ -1,4 +1,8 @@
-"""Dependencies of the routes: the service's state and API-key checks by scope.
+"""Dependencies of the routes: the running service and API-key checks by scope.
+
+Routes take them as typed parameters: ``svc: ServiceDep`` for the service's state, ``key:
+RecogniseKey`` or ``key: AdminKey`` for the caller's key (or ``dependencies=[recognise]`` /
+``[admin]`` when the route does not need the key itself).
 
 A key comes in ``X-API-Key: <key>`` or ``Authorization: Bearer <key>``. No valid key: 401.
 A valid key of a scope that may not do this: 403.
@@ -6,24 +10,29 @@ A valid key of a scope that may not do this: 403.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Annotated, Callable
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from faceprint.service.errors import ServiceError
 from faceprint.service.keys import ApiKey
-
-if TYPE_CHECKING:
-    from faceprint.service.app import Service
+from faceprint.service.state import Service
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
                               description="An API key from `faceprint keys create --scope admin|recognise`.")
 bearer = HTTPBearer(auto_error=False, description="The same API key as a bearer token.")
 
 
-def service(request: Request) -> "Service":
-    """The running service (models, gallery, keys)."""
+def get_service(request: Request) -> Service:
+    """The running service (models, gallery, keys) of the app answering ``request``.
+
+    Args:
+        request: the request being answered.
+
+    Returns:
+        The ``Service`` that ``create_app`` keeps on ``app.state.service``.
+    """
     return request.app.state.service
 
 
@@ -33,7 +42,7 @@ def _authenticate(request: Request, header_key: str | None, credentials: HTTPAut
         raise ServiceError(401, "unauthorised", "an API key is required: send it as the X-API-Key header "
                            "(create one with `faceprint keys create --scope recognise`)",
                            headers={"WWW-Authenticate": "Bearer"})
-    entry = service(request).keys.authenticate(key.strip())
+    entry = get_service(request).keys.authenticate(key.strip())
     if entry is None:
         raise ServiceError(401, "unauthorised", "this API key is not valid (mistyped or revoked); "
                            "`faceprint keys list` shows the keys that exist", headers={"WWW-Authenticate": "Bearer"})
@@ -41,7 +50,15 @@ def _authenticate(request: Request, header_key: str | None, credentials: HTTPAut
 
 
 def require(scope: str) -> Callable[..., ApiKey]:
-    """A dependency that lets through only a valid key allowed to do what ``scope`` allows."""
+    """A dependency that lets through only a valid key allowed to do what ``scope`` allows.
+
+    Args:
+        scope: ``admin`` or ``recognise`` (``keys.SCOPES``).
+
+    Returns:
+        The dependency: it returns the caller's ``ApiKey``, and raises ``ServiceError`` 401 for
+        no valid key, 403 for a key whose scope does not allow ``scope``.
+    """
 
     def check(request: Request, header_key: str | None = Security(api_key_header),
               credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> ApiKey:
@@ -54,5 +71,20 @@ def require(scope: str) -> Callable[..., ApiKey]:
     return check
 
 
-recognise = Depends(require("recognise"))
-admin = Depends(require("admin"))
+require_recognise = require("recognise")
+require_admin = require("admin")
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+"""The running service, as a route parameter: ``svc: ServiceDep``."""
+
+RecogniseKey = Annotated[ApiKey, Depends(require_recognise)]
+"""The caller's key, any scope (``recognise`` or ``admin``); 401 without a valid one."""
+
+AdminKey = Annotated[ApiKey, Depends(require_admin)]
+"""The caller's ``admin`` key; 401 without a valid key, 403 for a ``recognise`` one."""
+
+recognise = Depends(require_recognise)
+"""``RecogniseKey`` for a route's or router's ``dependencies=[...]``."""
+
+admin = Depends(require_admin)
+"""``AdminKey`` for a route's or router's ``dependencies=[...]``."""

@@ -3,7 +3,9 @@
 Every model call of the service runs on the engine's single thread (``Engine.executor``): the
 detector and the landmark predictor are not shared between threads, and ONNX Runtime already
 spreads one batch over the cores. A batch is decoded and detected image by image, then every
-face of every image goes through the network in one call.
+face of every image goes through the network in one call, by the pipeline's one route from images
+to faces (``Pipeline.find_faces``, ``prepare_chips``, ``embed_chips``); the engine adds the
+thread, the batching across requests and an error per image.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from faceprint.errors import FaceprintError, first_line
+from faceprint.pipeline.sources import decode
 from faceprint.types import Detection
 
 log = logging.getLogger(__name__)
@@ -47,15 +50,6 @@ class ImageResult:
     found: int = 0
 
 
-def renamed(exc: FaceprintError, name: str) -> FaceprintError:
-    """The same error, with the ``<bytes>`` placeholder replaced by the upload's name."""
-    message = exc.detail.replace("<bytes>", name)
-    try:
-        return type(exc)(message)
-    except TypeError:  # an exception type with another constructor: keep it as it is
-        return exc
-
-
 class Engine:
     """The models of one service process, used from one thread only."""
 
@@ -83,71 +77,68 @@ class Engine:
         log.info("models loaded: %s", self.pipeline.signature())
 
     def run(self, jobs: list[ImageJob]) -> list[ImageResult | Exception]:
-        """Decode, detect and (where asked) embed every image; one result or error per job. An
-        unexpected error (a bug met by one image) fails that image's job only, not the batch's
-        other requests."""
-        from faceprint.images import load_image
-        from faceprint.pipeline.detect import nearest_center
-        from faceprint.registry import embedder_spec
+        """Decode, detect and (where asked) embed every image; one result or error per job.
 
+        Each image goes the pipeline's one route (``Pipeline.find_faces``, ``prepare_chips``), and
+        the faces of every job go through the network in one call. An unexpected error (a bug met
+        by one image) fails that image's job only, not the batch's other requests.
+
+        Args:
+            jobs: the uploads of one or more requests.
+
+        Returns:
+            For each job, its ``ImageResult`` or the exception that failed it (faceprint's own
+            errors name the upload instead of ``<bytes>``).
+        """
         pipe = self.pipeline
         results: list[ImageResult | Exception] = []
-        pending: list[tuple[int, object]] = []
+        chips: dict[int, list] = {}
         for index, job in enumerate(jobs):
             try:
-                image = load_image(job.data)
-                detections = list(pipe.detect(image, expect_face=job.expect_face))
-                found = len(detections)
-                if job.expect_face and found > 1:
-                    detections = [detections[nearest_center(detections, image.shape)]]
-                chips = [pipe.embedder.prepare(image, d) for d in detections] if job.embed else []
-            except FaceprintError as exc:
-                results.append(renamed(exc, job.name))
+                image = decode(job.data, job.name)
+                detections, found = pipe.find_faces(image, expect_face=job.expect_face, one=job.expect_face)
+                if job.embed:
+                    chips[index] = pipe.prepare_chips(image, detections)
+            except FaceprintError as exc:  # a decoding error names the upload (sources.decode)
+                results.append(exc)
                 continue
             except Exception as exc:  # noqa: BLE001 (the route logs its traceback and answers 500)
                 log.warning("%s: detection or alignment failed (%s); only its request fails", job.name, first_line(exc))
                 results.append(exc)
                 continue
             results.append(ImageResult(int(image.shape[1]), int(image.shape[0]), detections, found=found))
-            pending.extend((index, chip) for chip in chips)
-        if pending:
-            for index, vectors in self._embed(pending, jobs).items():
-                result = results[index]
-                assert isinstance(result, ImageResult)
-                if isinstance(vectors, Exception):
-                    results[index] = vectors
-                else:
-                    result.vectors = vectors
-        for job, result in zip(jobs, results):
-            if job.embed and isinstance(result, ImageResult) and result.vectors is None:
-                result.vectors = np.zeros((0, embedder_spec(self.config.model).dim), np.float32)
+        for index, vectors in self._embed(chips, jobs).items():
+            result = results[index]
+            assert isinstance(result, ImageResult)
+            if isinstance(vectors, Exception):
+                results[index] = vectors
+            else:
+                result.vectors = vectors
         return results
 
-    def _embed(self, pending: list[tuple[int, object]], jobs: list[ImageJob]) -> dict[int, np.ndarray | Exception]:
+    def _embed(self, chips: dict[int, list], jobs: list[ImageJob]) -> dict[int, np.ndarray | Exception]:
         """Each job's face vectors, from one network call over every face of the batch. When that
-        call meets a bug and the batch holds several images, they are embedded image by image, so
-        that only the image that breaks it fails; faceprint's own errors (a model that cannot
-        load) are every job's."""
-        embedder = self.pipeline.embedder
-        images = list(dict.fromkeys(i for i, _ in pending))
+        call meets a bug and the batch holds several images with faces, they are embedded image by
+        image, so that only the image that breaks it fails; faceprint's own errors (a model that
+        cannot load) are every job's."""
+        pipe = self.pipeline
+        images = [index for index, found in chips.items() if found]
+        out: dict[int, np.ndarray | Exception] = {index: np.zeros((0, pipe.spec.dim), np.float32)
+                                                  for index in chips if index not in images}
         try:
-            vectors = np.asarray(embedder.embed_prepared([p for _, p in pending]), np.float32)
+            vectors = pipe.embed_chips([chips[index] for index in images])
         except FaceprintError as exc:
-            return {index: exc for index in images}
+            return out | {index: exc for index in images}
         except Exception as exc:  # noqa: BLE001 (the route logs its traceback and answers 500)
             if len(images) == 1:
-                return {images[0]: exc}
-            log.warning("embedding %d faces of %d images failed (%s); embedding image by image", len(pending),
-                        len(images), first_line(exc))
+                return out | {images[0]: exc}
+            log.warning("embedding %d faces of %d images failed (%s); embedding image by image",
+                        sum(len(chips[i]) for i in images), len(images), first_line(exc))
         else:
-            rows: dict[int, list[np.ndarray]] = {}
-            for (index, _), vector in zip(pending, vectors):
-                rows.setdefault(index, []).append(vector)
-            return {index: np.stack(vecs) for index, vecs in rows.items()}
-        out: dict[int, np.ndarray | Exception] = {}
+            return out | {index: np.asarray(rows, np.float32) for index, rows in zip(images, vectors)}
         for index in images:
             try:
-                out[index] = np.asarray(embedder.embed_prepared([p for i, p in pending if i == index]), np.float32)
+                out[index] = np.asarray(pipe.embed_chips([chips[index]])[0], np.float32)
             except Exception as exc:  # noqa: BLE001
                 log.warning("%s: embedding failed (%s); only its request fails", jobs[index].name, first_line(exc))
                 out[index] = exc

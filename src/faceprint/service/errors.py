@@ -24,6 +24,9 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (fe.UnknownSubject, 404, "unknown_subject"),
     (fe.UnknownFace, 404, "unknown_face"),
     (fe.BadName, 400, "bad_input"),
+    (fe.SubjectExists, 409, "subject_exists"),
+    # every photo of an enrol is in the gallery already as someone else
+    (fe.NothingEnrolled, 409, "gallery"),
     (fe.GalleryMismatch, 409, "gallery_mismatch"),
     # the gallery's Milvus server is down or failing: the request may succeed later, unchanged
     (fe.GalleryUnavailable, 503, "gallery_unavailable"),
@@ -45,9 +48,16 @@ PRIVATE = {
 
 
 def for_client(exc: fe.FaceprintError, gallery_paths: list[str]) -> str:
-    """A faceprint error's message as a client may see it: its HTTP hint instead of the CLI one
-    (``FaceprintError.for_http``), and the server's gallery file (or server address) called "the
-    gallery"."""
+    """A faceprint error's message as a client may see it.
+
+    Args:
+        exc: the error.
+        gallery_paths: the strings that name the server's gallery (its file, its store's URI).
+
+    Returns:
+        Its message with the HTTP hint instead of the CLI one (``FaceprintError.for_http``), and
+        each of ``gallery_paths`` called "the gallery".
+    """
     message = exc.for_http()
     for path in sorted({p for p in gallery_paths if p and p != "."}, key=len, reverse=True):
         message = message.replace(path, "the gallery")
@@ -65,7 +75,14 @@ def _gallery_paths(request) -> list[str]:
 
 
 class ServiceError(Exception):
-    """An error the service raises itself, with its status, code and headers."""
+    """An error the service raises itself (a missing or refused key), answered as it says.
+
+    Args:
+        status: the HTTP status.
+        code: the body's ``error.code``.
+        message: the body's ``error.message``.
+        headers: extra response headers (``WWW-Authenticate`` for a 401).
+    """
 
     def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
@@ -76,13 +93,29 @@ class ServiceError(Exception):
 
 
 def body(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    """The JSON body of every error answer."""
+    """The JSON body of every error answer.
+
+    Args:
+        code: a stable word for the kind of error.
+        message: what went wrong and what to do, in words.
+        **extra: more fields of ``error`` (the fields of a validation error).
+
+    Returns:
+        ``{"error": {"code": code, "message": message, **extra}}``.
+    """
     return {"error": {"code": code, "message": message, **extra}}
 
 
 def status_of(exc: Exception) -> tuple[int, str]:
-    """The status and code a faceprint exception gets (500 ``server_error`` for one not listed: the
-    client's mistakes all have a type above, anything else went wrong on the server)."""
+    """The status and code an exception gets, by the first type of ``STATUS`` it is an instance of.
+
+    Args:
+        exc: the exception a route raised.
+
+    Returns:
+        ``(status, code)``; ``(500, "server_error")`` for a type not listed (the client's mistakes
+        all have a type in the table: anything else went wrong on the server).
+    """
     for kind, status, code in STATUS:
         if isinstance(exc, kind):
             return status, code
@@ -90,7 +123,14 @@ def status_of(exc: Exception) -> tuple[int, str]:
 
 
 def describe_validation(errors: list[dict[str, Any]]) -> str:
-    """Pydantic/FastAPI validation errors in one readable line: ``where: what; where: what``."""
+    """Pydantic/FastAPI validation errors in one readable line.
+
+    Args:
+        errors: the errors, each with ``loc``, ``msg`` and ``type``.
+
+    Returns:
+        ``where: what; where: what`` for the first five, and how many more there are.
+    """
     parts = []
     for err in errors[:5]:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
@@ -103,8 +143,12 @@ def describe_validation(errors: list[dict[str, Any]]) -> str:
     return "; ".join(parts) + more
 
 
-def install(app) -> None:
-    """Register the handlers that give every error the JSON shape."""
+def install(app: Any) -> None:
+    """Register the handlers that give every error the JSON shape.
+
+    Args:
+        app: the FastAPI application.
+    """
     from fastapi import Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse

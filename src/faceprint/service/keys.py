@@ -59,6 +59,7 @@ class ApiKey:
         return self.scope == "admin" or self.scope == scope
 
     def to_dict(self) -> dict[str, str]:
+        """Id, scope, name and creation time (never the hash)."""
         return {"id": self.id, "scope": self.scope, "name": self.name, "created": self.created}
 
 
@@ -68,6 +69,9 @@ def _hash(key: str) -> str:
 
 class KeyStore:
     """The keys of one service, in a JSON file.
+
+    Args:
+        path: the key file; None: ``default_keys_path()``. A missing file holds no keys.
 
     Example:
         >>> store = KeyStore(tmp_path / "keys.json")            # doctest: +SKIP
@@ -103,12 +107,29 @@ class KeyStore:
         return self._keys
 
     def list(self) -> list[ApiKey]:
-        """Every key, oldest first."""
+        """Every key, oldest first.
+
+        Returns:
+            The stored entries (never the keys themselves).
+
+        Raises:
+            KeyStoreError: the key file cannot be read.
+        """
         with self._lock:
             return sorted(self._load().values(), key=lambda k: (k.created, k.id))
 
     def authenticate(self, key: str | None) -> ApiKey | None:
-        """The entry of a valid key, None for anything else (missing, malformed, revoked)."""
+        """The entry of a valid key, compared in constant time.
+
+        Args:
+            key: the key a client sent.
+
+        Returns:
+            Its entry; None for anything else (missing, malformed, revoked).
+
+        Raises:
+            KeyStoreError: the key file cannot be read.
+        """
         if not key:
             return None
         with self._lock:
@@ -121,7 +142,19 @@ class KeyStore:
 
     # -- writing --------------------------------------------------------------------------------------
     def create(self, scope: str, name: str = "") -> tuple[str, ApiKey]:
-        """A new key of ``scope``; returns the key (shown once, never stored) and its entry."""
+        """A new key, written to the file at once.
+
+        Args:
+            scope: ``admin`` or ``recognise`` (``SCOPES``).
+            name: a label to tell keys apart.
+
+        Returns:
+            The key (to show once: only its hash is stored) and its entry.
+
+        Raises:
+            faceprint.errors.BadInput: an unknown scope.
+            KeyStoreError: the key file cannot be read or written.
+        """
         if scope not in SCOPES:
             raise BadInput(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}")
         with self._lock:
@@ -137,7 +170,18 @@ class KeyStore:
         return key, entry
 
     def revoke(self, key_id: str) -> ApiKey:
-        """Remove a key by its id (or by the key itself); it stops working at once."""
+        """Remove a key; a running server refuses it from its next request on.
+
+        Args:
+            key_id: the key's id (``faceprint keys list`` shows it) or the key itself.
+
+        Returns:
+            The removed entry.
+
+        Raises:
+            faceprint.errors.BadInput: no key with that id.
+            KeyStoreError: the key file cannot be read or written.
+        """
         if key_id.startswith(PREFIX) and key_id.count("_") == 2:
             key_id = key_id.split("_")[1]
         with self._lock:

@@ -92,16 +92,21 @@ class IdentifyResponse(BaseModel):
     faces: list[IdentifiedFace]
 
 
-def clean_name(value: str, new: bool = True) -> str:
-    """A subject name as given, trimmed; ValueError for one the gallery refuses. ``new``: a name
-    about to be made, held to the gallery's rules (``gallery.names.check_name``); an existing
-    subject's name is used as it is, so a name the gallery stored before a rule existed stays
-    reachable."""
+def clean_name(value: str) -> str:
+    """A new subject name as given, trimmed, held to the gallery's rules (``gallery.names.check_name``).
+
+    Args:
+        value: the name a request body gives.
+
+    Returns:
+        The trimmed name.
+
+    Raises:
+        ValueError: an empty name, or one the gallery refuses (the request is answered 422).
+    """
     value = value.strip()
     if not value:
         raise ValueError("a name cannot be empty")
-    if not new:
-        return value
     try:
         return check_name(value)
     except GalleryError as exc:

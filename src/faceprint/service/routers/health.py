@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from faceprint.service.app import Service
-from faceprint.service.deps import service
+from faceprint.service.deps import ServiceDep
 from faceprint.service.schemas import Health, Ready
 
 router = APIRouter(tags=["health"])
@@ -20,7 +19,7 @@ async def healthz() -> dict:
 
 @router.api_route("/readyz", methods=["GET", "HEAD"], response_model=Ready,
                   responses={503: {"model": Ready, "description": "Not ready yet"}})
-async def readyz(svc: Service = Depends(service)):
+async def readyz(svc: ServiceDep):
     """200 once the models are loaded and the gallery is open; 503 (with Retry-After) before."""
     body = {"status": "ready" if svc.ready else "starting", "models": bool(svc.engine and svc.engine.ready),
             "gallery": svc.gallery is not None}

@@ -5,23 +5,22 @@ from __future__ import annotations
 import asyncio
 from typing import Optional
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, File, Query, UploadFile
 
-from faceprint.service.app import Service, read_upload
-from faceprint.service.deps import recognise, service
+from faceprint.service.deps import ServiceDep, recognise
 from faceprint.service.schemas import IdentifyResponse, errors
+from faceprint.service.uploads import read_upload
 
 router = APIRouter(tags=["identify"], dependencies=[recognise])
+THRESHOLD_HELP = ("Name a face only within this distance; default: the gallery's identification threshold "
+                  "(calibrated, or the model's for this gallery size at FPIR 1 %).")
 
 
 @router.post("/identify", response_model=IdentifyResponse, responses=errors(413, 503),
              summary="Name every face of a photo")
-async def identify(image: UploadFile = File(..., description="A photo."),
+async def identify(svc: ServiceDep, image: UploadFile = File(..., description="A photo."),
                    top_k: int = Query(5, ge=1, le=100, description="Nearest subjects to list per face."),
-                   threshold: Optional[float] = Query(None, gt=0, le=2, description=(
-                       "Name a face only within this distance; default: the gallery's identification "
-                       "threshold (calibrated, or the model's for this gallery size at FPIR 1 %).")),
-                   svc: Service = Depends(service)) -> dict:
+                   threshold: Optional[float] = Query(None, gt=0, le=2, description=THRESHOLD_HELP)) -> dict:
     """Each face with its nearest subjects; ``name`` is the nearest one when its distance is within
     the threshold, else ``"unknown"``. A photo without a face gives an empty list."""
     (result,) = await svc.process([await read_upload(image, "image")])

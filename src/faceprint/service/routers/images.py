@@ -2,32 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Literal, Optional
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, File, Query, UploadFile
 
 from faceprint.errors import NoFace
-from faceprint.service.app import Service, read_upload
-from faceprint.service.deps import recognise, service
-from faceprint.service.engine import ImageJob
+from faceprint.service.deps import ServiceDep, recognise
 from faceprint.service.schemas import DetectResponse, EmbedResponse, VerifyResponse, errors
+from faceprint.service.uploads import read_upload
 
 router = APIRouter(tags=["images"], dependencies=[recognise])
 ERRORS = errors(413, 503)
 
 
 @router.post("/detect", response_model=DetectResponse, responses=ERRORS, summary="Find every face in a photo")
-async def detect(image: UploadFile = File(..., description="A photo (JPEG, PNG, WebP, BMP, TIFF)."),
-                 svc: Service = Depends(service)) -> dict:
+async def detect(svc: ServiceDep,
+                 image: UploadFile = File(..., description="A photo (JPEG, PNG, WebP, BMP, TIFF).")) -> dict:
     """Boxes, scores and 5 landmarks of every face; a photo without a face gives an empty list."""
-    job = await read_upload(image, "image")
-    (result,) = await svc.process([ImageJob(job.data, job.name, embed=False)])
+    (result,) = await svc.process([await read_upload(image, "image", embed=False)])
     return {"width": result.width, "height": result.height, "faces": [d.to_dict() for d in result.detections]}
 
 
 @router.post("/embed", response_model=EmbedResponse, responses=ERRORS, summary="Embed every face of a photo")
-async def embed(image: UploadFile = File(..., description="A photo."), svc: Service = Depends(service)) -> dict:
+async def embed(svc: ServiceDep, image: UploadFile = File(..., description="A photo.")) -> dict:
     """One L2-normalised vector per face, with the signature of the pipeline that made it."""
     (result,) = await svc.process([await read_upload(image, "image")])
     model = svc.model
@@ -38,19 +35,20 @@ async def embed(image: UploadFile = File(..., description="A photo."), svc: Serv
 
 
 @router.post("/verify", response_model=VerifyResponse, responses=ERRORS, summary="Are two photos the same person?")
-async def verify(first: UploadFile = File(..., description="First photo."),
+async def verify(svc: ServiceDep,
+                 first: UploadFile = File(..., description="First photo."),
                  second: UploadFile = File(..., description="Second photo."),
                  metric: Literal["euclidean", "cosine"] = Query("euclidean"),
                  threshold: Optional[float] = Query(None, gt=0, le=2,
-                                                    description="Override the model's calibrated threshold."),
-                 svc: Service = Depends(service)) -> dict:
+                                                    description="Override the model's calibrated threshold.")) -> dict:
     """One distance, one threshold, one decision. With several faces in a photo the one nearest
     its centre is used, and a note says so; a photo without a face is a 422."""
     from faceprint.api import decide
 
-    uploads = [await read_upload(first, "first"), await read_upload(second, "second")]
     # detected as `faceprint verify` does: one expected face, the detector's fallback, the central one
-    results = await svc.process([replace(job, expect_face=True) for job in uploads])
+    uploads = [await read_upload(first, "first", expect_face=True),
+               await read_upload(second, "second", expect_face=True)]
+    results = await svc.process(uploads)
     notes = []
     for job, result in zip(uploads, results):
         if not result.detections:
