@@ -21,6 +21,12 @@ def lfw_sample(count: int) -> list[Path]:
     return files[::step][:count]
 
 
+def check_baseline_src(src: Path | None) -> None:
+    """Exit with a message unless ``src`` (a ``--baseline`` option) is None or a src folder holding faceprint/."""
+    if src is not None and not (src / "faceprint" / "__init__.py").is_file():
+        sys.exit(f"--baseline {src}: not a src folder holding faceprint/")
+
+
 @contextmanager
 def timer(store: dict, key: str) -> Iterator[None]:
     start = time.perf_counter()

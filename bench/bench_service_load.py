@@ -33,6 +33,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from _common import check_baseline_src
+
 
 def lfw_root() -> Path:
     from faceprint import settings
@@ -100,7 +102,8 @@ def compare_batching(batched, root: Path, key: str, probes: list[bytes], args) -
     alternating rounds (the order flips every round, so a load change on the machine hits both)."""
     from faceprint.service.launch import LocalServer
 
-    single = LocalServer(root / "gallery.db", root / "keys.json", extra=["--max-batch", "1"]).start()
+    single = LocalServer(root / "gallery.db", root / "keys.json", extra=["--max-batch", "1"],
+                         env=SHARED_CLIENT_ENV).start()
     try:
         asyncio.run(load(single.url, key, probes, args.clients, args.warmup))
         rates: dict[str, list[float]] = {"batched": [], "one_at_a_time": []}
@@ -117,15 +120,21 @@ def compare_batching(batched, root: Path, key: str, probes: list[bytes], args) -
             "median_ratio_batched_over_one_at_a_time": round(statistics.median(ratios), 2) if ratios else None}
 
 
+# Every load client here shares one key and one address: lift the per-client shares (the front
+# door's defaults would turn most of them away with 429), as variables so an older server ignores them.
+SHARED_CLIENT_ENV = {"FACEPRINT_SERVE_MAX_UPLOADS_PER_KEY": "1000", "FACEPRINT_SERVE_MAX_UPLOADS_PER_ADDRESS": "0",
+                     "FACEPRINT_SERVE_MAX_QUEUE_PER_CLIENT": "1000"}
+
+
 def enrolled_server(root: Path, people: list[Path], photos: int, admin: str, extra: list[str],
-                    src: Path | None = None):
+                    src: Path | None = None, env: dict[str, str] | None = None):
     """``faceprint serve`` on ``root``'s gallery, started (from ``src`` when given) and with
     ``photos`` photos of each of ``people`` enrolled through the API."""
     import httpx
 
     from faceprint.service.launch import LocalServer
 
-    env = {"PYTHONPATH": str(Path(src).resolve())} if src is not None else {}
+    env = (env or {}) | ({"PYTHONPATH": str(Path(src).resolve())} if src is not None else {})
     server = LocalServer(root / "gallery.db", root / "keys.json", extra=extra, env=env)
     server.start()
     try:
@@ -149,7 +158,8 @@ def compare_baseline(current, root: Path, people: list[Path], probes: list[bytes
     base_root.mkdir()
     admin, _ = KeyStore(base_root / "keys.json").create("admin", "bench")
     reader, _ = KeyStore(base_root / "keys.json").create("recognise", "bench")
-    baseline = enrolled_server(base_root, people, args.photos, admin, ["--workers", str(args.workers)], args.baseline)
+    baseline = enrolled_server(base_root, people, args.photos, admin, ["--workers", str(args.workers)], args.baseline,
+                               SHARED_CLIENT_ENV)
     figures: dict[str, dict[str, list[float]]] = {"current": {"requests_per_s": [], "p50_ms": []},
                                                    "baseline": {"requests_per_s": [], "p50_ms": []}}
     try:
@@ -193,8 +203,7 @@ def main() -> int:
 
     from faceprint.service.keys import KeyStore
 
-    if args.baseline is not None and not (args.baseline / "faceprint" / "__init__.py").is_file():
-        sys.exit(f"--baseline {args.baseline}: not a src folder holding faceprint/")
+    check_baseline_src(args.baseline)
     lfw = lfw_root()
     people = pick_people(lfw, args.people, args.photos)
     strangers = pick_people(lfw, args.people + 10, args.photos)[args.people:]
@@ -203,7 +212,8 @@ def main() -> int:
         admin, _ = KeyStore(root / "keys.json").create("admin", "bench")
         reader, _ = KeyStore(root / "keys.json").create("recognise", "bench")
         args.reader_key = reader
-        server = enrolled_server(root, people, args.photos, admin, ["--workers", str(args.workers)])
+        server = enrolled_server(root, people, args.photos, admin, ["--workers", str(args.workers)],
+                                 env=SHARED_CLIENT_ENV)
         try:
             probes = [p.read_bytes() for person in people for p in sorted(person.glob("*.jpg"))[args.photos:args.photos + 3]]
             probes += [sorted(s.glob("*.jpg"))[0].read_bytes() for s in strangers]

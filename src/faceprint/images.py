@@ -165,8 +165,7 @@ def _from_array(arr: np.ndarray, limit: int | None) -> np.ndarray:
     if limit is not None and height * width > limit:
         raise ImageTooLarge(f"array of {width}x{height} pixels exceeds the limit of {limit:,}")
     if arr.dtype == np.uint16 or (np.issubdtype(arr.dtype, np.integer) and arr.max(initial=0) > 255):
-        # 16-bit samples: map 0..65535 onto 0..255 as image viewers do.
-        arr = np.clip(arr.astype(np.float64) / 257.0 + 0.5, 0, 255).astype(np.uint8)
+        arr = _high_bits_to_uint8(arr)
     elif np.issubdtype(arr.dtype, np.floating):
         if not np.isfinite(arr).all():
             raise BadImage("float image contains NaN or infinity")
@@ -186,3 +185,30 @@ def _from_array(arr: np.ndarray, limit: int | None) -> np.ndarray:
     elif arr.shape[2] != 3:
         raise BadImage(f"array with {arr.shape[2]} channels is not an image; expected 1, 3 or 4")
     return np.ascontiguousarray(arr)
+
+
+# pixels widened at a time by ``_high_bits_to_uint8``: 1 Mpx of uint32 is 4 MB
+_BAND_PIXELS = 1 << 20
+
+
+def _high_bits_to_uint8(arr: np.ndarray) -> np.ndarray:
+    """Samples of more than 8 bits onto 0..255 as image viewers do (0..65535 -> round(v / 257);
+    below 0 -> 0, above 65535 -> 255), in integers and a band of rows at a time.
+
+    A 16-bit photo of a few KB can hold tens of megapixels: widened whole to float64 it would
+    take gigabytes; here the only full-size array made is the uint8 result.
+
+    Args:
+        arr: an integer array (HxW or HxWxC), left unchanged.
+
+    Returns:
+        A uint8 array of the same shape.
+    """
+    out = np.empty(arr.shape, np.uint8)
+    rows = max(1, _BAND_PIXELS // max(1, arr[0].size))
+    for start in range(0, arr.shape[0], rows):
+        band = np.clip(arr[start:start + rows], 0, 65535).astype(np.uint32)
+        band += 128
+        band //= 257
+        out[start:start + rows] = band
+    return out

@@ -4,7 +4,8 @@ verify, delete; a wrong key shows an error; a read-only key cannot enrol; the pa
 phone's width; /docs works offline. Under bad answers and bad input: a 503 that is not "busy"
 shows the server's words, a name the browser cannot put in a URL ("." or "..") gets a readable
 message, a long name does not widen the page, a request never answered ends with a message, and
-a photo the browser cannot show still lists its faces.
+a photo the browser cannot show still lists its faces. Under the Content-Security-Policy the page
+and /docs run without a violation, and no other page can frame the page.
 
 Set FACEPRINT_SCREENSHOT=docs/service.png to keep the laptop-width screenshot there.
 """
@@ -76,7 +77,8 @@ def use_key(page, key: str) -> None:
 
 
 def idle(page, button: str) -> None:
-    page.wait_for_function(f"() => !document.querySelector('{button}').disabled")
+    # locator assertions: the page's Content-Security-Policy forbids the eval that wait_for_function needs
+    sync_api.expect(page.locator(button)).to_be_enabled(timeout=60_000)
 
 
 # -- end to end (a warm server) --------------------------------------------------------------------
@@ -136,7 +138,7 @@ def test_enrol_identify_verify_delete(page, server, lfw, tmp_path):
     page.set_viewport_size({"width": 1280, "height": 900})
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("button[aria-label='Delete Colin Powell']")
-    page.wait_for_function("document.querySelectorAll('#subjects-list tr').length === 1")
+    sync_api.expect(page.locator("#subjects-list tr")).to_have_count(1)
     assert page.locator("#subjects-list tr").all_text_contents() == ["George W Bush3Delete"]
 
 
@@ -246,7 +248,7 @@ def test_a_request_the_server_never_answers_ends_with_a_message(browser, cold_se
         keyed_page.route("**/v1/identify*", lambda route: None)  # never answered
         keyed_page.set_input_files("#identify-file", str(ASTRONAUT))
         keyed_page.click("#identify-submit")
-        keyed_page.wait_for_function("() => document.querySelector('#identify-submit').disabled")
+        sync_api.expect(keyed_page.locator("#identify-submit")).to_be_disabled()
         keyed_page.clock.fast_forward("03:01")
         keyed_page.locator("#identify-error:not([hidden])").wait_for(timeout=10_000)
         assert "did not answer" in keyed_page.text_content("#identify-error")
@@ -270,6 +272,82 @@ def test_a_photo_the_browser_cannot_show_still_lists_its_faces(keyed_page, tmp_p
     # a photo it can show afterwards is shown again
     keyed_page.set_input_files("#identify-file", str(ASTRONAUT))
     keyed_page.click("#identify-submit")
-    keyed_page.wait_for_function("() => !document.querySelector('#identify-photo').hidden && "
-                           "document.querySelector('#identify-img').complete")
+    keyed_page.locator("#identify-photo").wait_for(state="visible")
+    sync_api.expect(keyed_page.locator("#identify-img")).to_have_js_property("complete", True)
     assert keyed_page.locator("#identify-faces li.note").count() == 0
+
+
+# -- the Content-Security-Policy in the browser: no violation, /docs renders, no framing ------------
+
+def violations(page) -> list[str]:
+    """Every console message about the Content-Security-Policy from now on (the list fills as the
+    page runs)."""
+    found: list[str] = []
+    page.on("console", lambda message: found.append(message.text)
+            if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text else None)
+    return found
+
+
+def test_the_page_works_under_its_policy(browser, cold_server):
+    with opened(browser, cold_server.url + "/") as page:
+        seen = violations(page)
+        page.reload()
+        assert "default-src 'self'" in page.evaluate("async () => (await fetch('/')).headers.get('content-security-policy')")
+        page.fill("#key", cold_server.admin_key)
+        page.click("#key-save")
+        page.locator("#key-status.ok").wait_for()
+        page.set_input_files("#verify-first", str(ASTRONAUT))  # a blob: preview
+        page.locator("#verify-first-preview").wait_for(state="visible")
+        assert page.evaluate("document.querySelector('#verify-first-preview').naturalWidth") > 0
+        assert page.evaluate("getComputedStyle(document.querySelector('.card')).display") != "inline"  # style.css applied
+        page.locator("#subjects-refresh").click()
+        page.wait_for_timeout(500)
+        assert seen == []
+
+
+def test_api_docs_render_under_their_policy(browser, cold_server):
+    with opened(browser, cold_server.url + "/docs") as page:
+        seen = violations(page)
+        page.reload()
+        page.locator(".swagger-ui .info .title").wait_for(timeout=30_000)
+        assert page.locator(".opblock-summary-path[data-path='/v1/identify']").count() == 1
+        assert seen == []
+
+
+@pytest.fixture()
+def framer(cold_server):
+    """Another origin on 127.0.0.1 whose one page frames the service's page."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from faceprint.service.launch import free_port
+
+    page = f'<!doctype html><iframe src="{cold_server.url}/"></iframe>'.encode()
+
+    class Framer(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Framer)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_no_other_page_can_frame_the_page(browser, framer):
+    with opened(browser, framer) as page:
+        page.wait_for_timeout(1500)
+        frames = page.frames[1:]
+        assert len(frames) == 1
+        assert frames[0].query_selector("#key-form") is None, frames[0].url

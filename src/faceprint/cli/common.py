@@ -139,6 +139,26 @@ def process_images(files: list[Path], description: str,
     return results, errors
 
 
-def setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+def setup_logging(verbose: bool, log_format: str = "text") -> None:
+    """Log on stderr: warnings and errors, everything with ``verbose``.
+
+    Args:
+        verbose: log DEBUG and up (else WARNING and up).
+        log_format: ``text`` (``LEVEL logger: message``) or ``json`` (one JSON object per line);
+            a second call replaces the first one's handler.
+
+    Raises:
+        ValueError: an unknown ``log_format``.
+    """
+    from faceprint.log_format import formatter
+
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "faceprint_cli", False)]:
+        root.removeHandler(old)
+    if root.handlers:  # configured by whoever runs the CLI (an embedding program, pytest): theirs stays
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(log_format))
+    handler.faceprint_cli = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)

@@ -17,6 +17,7 @@ from typing import Iterable
 
 import numpy as np
 
+from faceprint.gallery.private_files import PRIVATE_MODE, open_new, private_folder
 from faceprint.pipeline.match import nearest
 
 log = logging.getLogger(__name__)
@@ -179,9 +180,16 @@ class VectorIndex:
         return ids[:, :k], np.sqrt(np.maximum(d2[:, :k], 0.0))
 
     # -- persistence ----------------------------------------------------------------------------------
-    def save(self, folder: Path, generation: int, signature: str) -> None:
-        """Write the index atomically-enough: data files first, then the manifest naming them."""
-        folder.mkdir(parents=True, exist_ok=True)
+    def save(self, folder: Path, generation: int, signature: str, mode: int = PRIVATE_MODE) -> None:
+        """Write the index atomically-enough: data files first, then the manifest naming them.
+
+        Args:
+            folder: where (made when missing).
+            generation: the store generation the index reflects.
+            signature: the gallery's pipeline signature.
+            mode: the files' permission bits (the gallery file's own: ``private_files.mode_of``).
+        """
+        private_folder(folder, mode)
         manifest = {"kind": self.kind, "dim": self.dim, "generation": generation, "signature": signature,
                     "faces": len(self)}
         tag = f"{generation}-{os.getpid()}"
@@ -189,16 +197,19 @@ class VectorIndex:
             import faiss
 
             name = f"hnsw-{tag}.faiss"
+            open_new(folder / name, mode).close()  # faiss writes it by name: made first with its mode
             faiss.write_index(self._hnsw, str(folder / name))
-            np.save(folder / f"dead-{tag}.npy", np.array(sorted(self._dead), np.int64))
+            with open_new(folder / f"dead-{tag}.npy", mode) as fh:
+                np.save(fh, np.array(sorted(self._dead), np.int64))
             manifest.update(file=name, dead=f"dead-{tag}.npy")
         else:
             name = f"exact-{tag}.npz"
-            with open(folder / name, "wb") as fh:
+            with open_new(folder / name, mode) as fh:
                 np.savez(fh, ids=self._ids[:self._n], vectors=self._vectors[:self._n])
             manifest.update(file=name)
         tmp = folder / f"manifest-{tag}.tmp"
-        tmp.write_text(json.dumps(manifest))
+        with open_new(tmp, mode) as fh:
+            fh.write(json.dumps(manifest).encode())
         tmp.replace(folder / "manifest.json")
         for old in folder.iterdir():  # files no manifest names any more
             if old.name not in {"manifest.json", manifest["file"], manifest.get("dead")}:

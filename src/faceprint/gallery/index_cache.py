@@ -18,6 +18,7 @@ import numpy as np
 
 from faceprint.errors import GalleryError
 from faceprint.gallery.index import ANN_MIN_FACES, VectorIndex
+from faceprint.gallery.private_files import mode_of
 from faceprint.gallery.store import Store
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ class IndexCache:
             if index is None or (not self._unsaved and not force):
                 return
             if force or index.kind == "exact" or self._unsaved >= max(1, len(index) // 100):
-                index.save(self.folder, index.generation, self.signature)
+                index.save(self.folder, index.generation, self.signature, mode_of(self.store.path))
                 self._unsaved = 0
 
     def close(self) -> None:

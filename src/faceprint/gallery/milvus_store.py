@@ -11,20 +11,25 @@ in a local folder, the stand-in for a cluster in tests and on one machine). URIs
 
 Three collections: ``<prefix>_meta`` (key/value), ``<prefix>_subjects`` and ``<prefix>_faces``
 (vector, subject id, photo sha256, box, source, signature), with an HNSW index on the vector
-(same M / efConstruction / efSearch as the local index) and inverted indexes on the looked-up
-scalars. Milvus has no transactions and no unique constraints, so this store keeps its
-invariants itself: it assumes ONE writing process per gallery (any number of readers), writes
-faces before bumping counters readers rely on, deletes faces before their subject, and
+(same M / efConstruction / efSearch as the local index) and indexes on the looked-up scalars of
+the kind the server supports (INVERTED from Milvus 2.4, Trie / STL_SORT on 2.3; none, logged, where
+it takes neither). Tested against milvus-lite 3 and a Milvus 2.3.5 standalone server. Milvus has
+no transactions and no unique constraints, so this store keeps its invariants itself: it assumes
+ONE writing process per gallery (any number of readers), writes faces before bumping counters
+readers rely on, deletes faces before their subject, and
 ``integrity()`` (``gallery check``) reports what a crash between two requests can leave behind
 (faces of a missing subject, a sha256 stored twice). Photos are not kept (no blob type).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import re
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -33,12 +38,14 @@ import numpy as np
 
 from faceprint.errors import GalleryError, GalleryUnavailable, SubjectExists, UnknownFace, UnknownSubject
 from faceprint.gallery.index import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
-from faceprint.gallery.names import check_metadata, check_name
+from faceprint.gallery.names import check_lookup_name, check_metadata, check_name
 from faceprint.gallery.store import NewFace, NoGallery, id_vector_arrays, parse_milvus_uri, utc_now
 from faceprint.gallery.types import FaceRecord, Subject
 
 log = logging.getLogger(__name__)
 
+# scalar index kinds to try in turn when the first choice is refused, per field type
+LEGACY_SCALAR_INDEX = {"VARCHAR": ("INVERTED", "Trie"), "INT64": ("INVERTED", "STL_SORT")}
 LITE_FLUSH_ROWS = 2000     # milvus-lite: seal the in-memory table after this many new faces
 IN_CHUNK = 1000            # ids/digests per `in [...]` filter
 SCAN_BATCH = 16_000        # ids per page of a full scan (Milvus caps a query at 16,384 rows)
@@ -93,15 +100,20 @@ class MilvusStore:
         except ImportError as exc:
             raise GalleryError(f"{uri}: a Milvus gallery needs pymilvus; pip install 'faceprint[milvus]'") from exc
         spec = parse_milvus_uri(uri)
-        self.uri = str(uri)
+        self.uri = spec["uri"]  # canonical: a URI that went through a pathlib.Path has lost a slash
         self.consistency = spec["consistency"]
         self.prefix = spec["prefix"]
         self.lock = threading.RLock()
+        self._local = threading.local()  # per thread: inside _strong_reads()
         self._lite: str | None = None
         self._dim: int | None = None
         self._unflushed = 0
         self._owners: dict[int, int] = {}  # face id -> subject id, from searches
         self._counted = (-1, 0)            # (generation, faces) of the last count
+        self._scalar_index: dict[str, str | None] | None = None  # field type -> index type, per server
+        self._version = ""
+        self._generation = -1                       # the generation last read
+        self._names: tuple[int, dict[int, str]] = (-1, {})  # (generation, subject id -> name) seen
         self._collections = {k: f"{self.prefix}_{k}" for k in ("meta", "subjects", "faces")}
         if spec["lite"] is not None:
             folder = spec["lite"].expanduser().absolute()
@@ -122,7 +134,7 @@ class MilvusStore:
         except Exception as exc:  # pymilvus raises MilvusException / ConnectionConfigException
             hint = ("milvus-lite serves a folder to one process at a time: is another one using it? (pip install "
                     "'faceprint[milvus]' if milvus-lite is missing)") if self._lite else "is the server up and the address right?"
-            raise GalleryUnavailable(f"{uri}: cannot reach Milvus ({_message(exc)}); {hint}") from exc
+            raise GalleryUnavailable(f"{self.uri}: cannot reach Milvus ({_message(exc)}); {hint}") from exc
         if self._lite:
             with _lite_lock:
                 _lite_users[self._lite] = _lite_users.get(self._lite, 0) + 1
@@ -151,11 +163,11 @@ class MilvusStore:
                 raise GalleryError(f"{self.path}: collections {self.prefix}_* exist but are not a faceprint gallery")
             self._create_small(subjects, [("name", 512), ("metadata", 65535), ("created", 64)], index=["name"])
             self._create_small(meta, [("value", 65535)], key="key")
+            self._load(subjects, meta)
             self._rows_meta({"schema_version": "1", "created": utc_now(), "generation": "0", "next_face_id": "1",
                              "next_subject_id": "1"})
         else:
-            for name in (meta, subjects):  # a released collection answers no query (milvus-lite reopens so)
-                self._call("load_collection", self.client.load_collection, name)
+            self._load(meta, subjects)  # a released collection answers no query (milvus-lite reopens so)
             version = int(self.meta("schema_version") or 1)
             if version > 1:
                 raise GalleryError(f"{self.path}: Milvus gallery schema {version} is newer than this faceprint "
@@ -178,16 +190,69 @@ class MilvusStore:
         schema.add_field("_v", DataType.FLOAT_VECTOR, dim=2)
         params = self.client.prepare_index_params()
         params.add_index("_v", index_type="FLAT", metric_type="L2")
-        for field in index:
-            params.add_index(field, index_type="INVERTED")
-        self._create(name, schema, params)
+        self._create(name, schema, params, {field: "VARCHAR" for field in index})
 
-    def _create(self, name: str, schema, params) -> None:
+    def _create(self, name: str, schema, params, scalars: dict[str, str]) -> None:
+        """Create a collection, its vector index and an index on each of ``scalars`` (field ->
+        ``"VARCHAR"`` or ``"INT64"``) of a type the server supports (``_load`` loads it)."""
         # indexes without pymilvus's wait (it polls every 0.5 s): an empty collection's are ready at once
         self._call("create_collection", self.client.create_collection, name, schema=schema,
                    consistency_level=self.consistency)
         self._call("create_index", self.client.create_index, name, params, sync=False)
-        self._call("load_collection", self.client.load_collection, name)
+        for field, kind in scalars.items():
+            self._create_scalar_index(name, field, kind)
+
+    def _load(self, *names: str, timeout_s: float = 120.0) -> None:
+        """Load collections, all at once: a Milvus server takes seconds per load (pymilvus's own
+        wait would load one after the other, polling every 0.5 s)."""
+        from pymilvus.client.types import LoadState
+
+        for name in names:
+            self._call("load_collection", self.client.load_collection, name, _async=True)
+        deadline = time.monotonic() + timeout_s
+        waiting = list(names)
+        while waiting:
+            state = self._call("get_load_state", self.client.get_load_state, waiting[0])["state"]
+            if state == LoadState.Loaded:
+                waiting.pop(0)
+            elif state == LoadState.NotExist or time.monotonic() > deadline:
+                raise GalleryUnavailable(f"{self.path}: Milvus did not load collection {waiting[0]} "
+                                         f"({state.name} after {timeout_s:.0f} s); is the server short of memory?")
+            else:
+                time.sleep(0.05)
+
+    def _create_scalar_index(self, collection: str, field: str, kind: str) -> None:
+        """An index on a looked-up scalar: INVERTED on Milvus 2.4+, Trie (VARCHAR) or STL_SORT (INT64)
+        before; a server that refuses both gets none (queries still work, by scanning), logged."""
+        if self._scalar_index is None:
+            self._scalar_index = scalar_index_types(self._server_version())
+        choices = list(dict.fromkeys(t for t in (self._scalar_index.get(kind), *LEGACY_SCALAR_INDEX[kind]) if t))
+        for index_type in choices:
+            params = self.client.prepare_index_params()
+            params.add_index(field, index_type=index_type)
+            try:
+                self.client.create_index(collection, params, sync=False)
+            except _milvus_errors() as exc:
+                if not _refused_index(exc):
+                    raise GalleryUnavailable(f"{self.path}: Milvus create_index failed ({_message(exc)})") from exc
+                log.info("%s: Milvus %s has no %s index on %s fields (%s); trying the next kind", self.path,
+                         self._version or "?", index_type, kind, _message(exc))
+                continue
+            if index_type != self._scalar_index.get(kind):
+                self._scalar_index[kind] = index_type  # what this server takes: ask it first next time
+            return
+        self._scalar_index[kind] = None
+        log.warning("%s: Milvus %s accepts none of %s as an index on %s field %s.%s; it is left unindexed "
+                    "(look-ups scan it)", self.path, self._version or "?", "/".join(choices), kind, collection, field)
+
+    def _server_version(self) -> str:
+        """The server's version as it reports it (``v2.3.5-lite``, ``2.4.13``, ``milvus_lite-3.2.2``)."""
+        try:
+            self._version = str(self.client.get_server_version())
+        except Exception as exc:  # noqa: BLE001 (unknown: the index kinds are then tried in turn)
+            log.info("%s: the Milvus server does not say its version (%s)", self.path, _message(exc))
+            self._version = ""
+        return self._version
 
     def _create_faces(self, dim: int) -> None:
         from pymilvus import DataType, MilvusClient
@@ -204,9 +269,8 @@ class MilvusStore:
         params = self.client.prepare_index_params()
         params.add_index("vector", index_type="HNSW", metric_type="L2",
                          params={"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION})
-        params.add_index("subject_id", index_type="INVERTED")
-        params.add_index("sha256", index_type="INVERTED")
-        self._create(self._collections["faces"], schema, params)
+        self._create(self._collections["faces"], schema, params, {"subject_id": "INT64", "sha256": "VARCHAR"})
+        self._load(self._collections["faces"])
         if self.meta("dim") is None:
             self._rows_meta({"dim": str(dim)})
         self._dim = dim
@@ -217,12 +281,25 @@ class MilvusStore:
             dim = self.meta("dim")
             faces = self._collections["faces"]
             if dim and self._call("has_collection", self.client.has_collection, faces):
-                self._call("load_collection", self.client.load_collection, faces)
+                self._load(faces)
                 self._dim = int(dim)
         return self._dim is not None
 
+    @contextlib.contextmanager
+    def _strong_reads(self) -> Iterator[None]:
+        """Reads inside are Strong whatever the gallery's level: a writer's read-modify-writes (id
+        counters, the generation) and its duplicate and name checks must see its own last writes."""
+        depth = getattr(self._local, "strong", 0)
+        self._local.strong = depth + 1
+        try:
+            yield
+        finally:
+            self._local.strong = depth
+
     def _query(self, collection: str, filter: str, fields: list[str], limit: int | None = None) -> list[dict]:
-        kwargs = {"limit": limit} if limit else {}
+        kwargs: dict = {"limit": limit} if limit else {}
+        if self.consistency != "Strong" and getattr(self._local, "strong", 0):
+            kwargs["consistency_level"] = "Strong"
         return self._call("query", self.client.query, self._collections[collection], filter=filter,
                           output_fields=fields, **kwargs)
 
@@ -271,19 +348,25 @@ class MilvusStore:
 
     def generation(self) -> int:
         """A counter bumped by every change of faces or names."""
-        return int(self.meta("generation") or 0)
+        self._generation = int(self.meta("generation") or 0)
+        return self._generation
 
     def _bump(self) -> None:
-        self._rows_meta({"generation": str(self.generation() + 1)})
+        with self._strong_reads():
+            generation = self.generation() + 1
+        self._rows_meta({"generation": str(generation)})
+        self._generation, self._names = generation, (-1, {})
 
     def _take_ids(self, counter: str, n: int) -> int:
         """Reserve ``n`` ids; the counter moves first, so a crash wastes ids but never reuses one."""
-        first = int(self.meta(counter) or 1)
+        with self._strong_reads():
+            first = int(self.meta(counter) or 1)
         self._rows_meta({counter: str(first + n)})
         return first
 
     # -- subjects -------------------------------------------------------------------------------------
     def _subject_row(self, name: str) -> dict:
+        check_lookup_name(name)
         rows = self._query("subjects", f"name == {_quote(name)}", ["id", "name", "metadata", "created"])
         if not rows:
             raise UnknownSubject(f"no subject named {name!r} in {self.path}")
@@ -302,7 +385,7 @@ class MilvusStore:
 
     def add_subject(self, name: str, metadata: dict | None = None) -> Subject:
         name, metadata = check_name(name), check_metadata(metadata)
-        with self.lock:
+        with self.lock, self._strong_reads():
             if self._query("subjects", f"name == {_quote(name)}", ["id"]):
                 raise SubjectExists(f"subject {name!r} exists already in {self.path}; enrol more photos into it instead")
             sid = self._take_ids("next_subject_id", 1)
@@ -310,9 +393,14 @@ class MilvusStore:
             return self._subject(self._subject_row(name), 0)
 
     def _insert_subject(self, sid: int, name: str, metadata: dict, created: str | None = None) -> None:
+        self._insert_subjects([(sid, name)], metadata, created)
+
+    def _insert_subjects(self, subjects: Sequence[tuple[int, str]], metadata: dict, created: str | None = None) -> None:
+        """(id, name) rows in one request (one request per subject would bound an enrol by round trips)."""
+        created = created or utc_now()
         self._call("insert", self.client.upsert, self._collections["subjects"],
-                   [{"id": int(sid), "name": name, "metadata": json.dumps(metadata), "created": created or utc_now(),
-                     "_v": [0.0, 0.0]}])
+                   [{"id": int(sid), "name": name, "metadata": json.dumps(metadata), "created": created,
+                     "_v": [0.0, 0.0]} for sid, name in subjects])
 
     def subjects(self) -> list[Subject]:
         with self.lock:
@@ -324,13 +412,14 @@ class MilvusStore:
         return sorted((self._subject(r, counts.get(int(r["id"]), 0)) for r in rows), key=lambda s: s.name)
 
     def subject(self, name: str) -> Subject:
+        check_lookup_name(name)
         with self.lock:
             row = self._subject_row(name)
             return self._subject(row, self._face_count(row["id"]))
 
     def rename(self, name: str, new_name: str) -> Subject:
-        new_name = check_name(new_name)
-        with self.lock:
+        name, new_name = check_lookup_name(name), check_name(new_name)
+        with self.lock, self._strong_reads():
             row = self._subject_row(name)
             if new_name != name and self._query("subjects", f"name == {_quote(new_name)}", ["id"]):
                 raise SubjectExists(f"cannot rename {name!r}: subject {new_name!r} exists already")
@@ -341,7 +430,8 @@ class MilvusStore:
     def delete_subject(self, name: str) -> list[int]:
         """Delete a subject and its faces (faces first: a crash between leaves an empty subject,
         never faces without one); returns the ids of the faces removed."""
-        with self.lock:
+        check_lookup_name(name)
+        with self.lock, self._strong_reads():
             sid = int(self._subject_row(name)["id"])
             ids: list[int] = []
             if self._has_faces():
@@ -360,11 +450,13 @@ class MilvusStore:
         """
         if not batch:
             return []
+        for name in dict.fromkeys(name for name, _ in batch):  # before any call: a filter cannot take them
+            check_lookup_name(name)
         if any(face.photo is not None for _, face in batch):
             raise GalleryError(f"{self.path}: a Milvus gallery does not keep photos; enrol without keep_photos "
                                "(keep the photos in your own storage)")
         vectors = np.stack([np.asarray(face.vector, np.float32).ravel() for _, face in batch])
-        with self.lock:
+        with self.lock, self._strong_reads():
             if not self._has_faces():
                 self._create_faces(int(vectors.shape[1]))
             elif vectors.shape[1] != self._dim:
@@ -388,9 +480,8 @@ class MilvusStore:
             first = self._take_ids("next_face_id", len(keep)) if keep else 0
             if new_names:
                 sid = self._take_ids("next_subject_id", len(new_names))
-                for offset, name in enumerate(new_names):
-                    self._insert_subject(sid + offset, name, {})
-                    sids[name] = sid + offset
+                sids.update((name, sid + offset) for offset, name in enumerate(new_names))
+                self._insert_subjects([(sids[name], name) for name in new_names], {})
             ids = {i: first + n for n, i in enumerate(keep)}
             created = utc_now()
             for i in keep:
@@ -420,6 +511,8 @@ class MilvusStore:
 
     def faces(self, name: str | None = None) -> list[FaceRecord]:
         fields = ["id", "subject_id", "sha256", "box", "created", "source"]
+        if name is not None:
+            check_lookup_name(name)
         with self.lock:
             if name is not None:
                 row = self._subject_row(name)
@@ -433,7 +526,7 @@ class MilvusStore:
             return self._face_rows(rows)
 
     def delete_face(self, face_id: int) -> None:
-        with self.lock:
+        with self.lock, self._strong_reads():
             if not self._has_faces() or not self._in("faces", "id", [int(face_id)], ["id"]):
                 raise UnknownFace(f"no face with id {face_id} in {self.path}")
             self._call("delete", self.client.delete, self._collections["faces"], ids=[int(face_id)])
@@ -450,7 +543,14 @@ class MilvusStore:
             rest = [i for i in ids if i not in owners]
             if rest:
                 owners.update((int(r["id"]), int(r["subject_id"])) for r in self._in("faces", "id", rest, ["id", "subject_id"]))
-            names = {int(r["id"]): r["name"] for r in self._in("subjects", "id", sorted(set(owners.values())), ["id", "name"])}
+            # names as of the generation last read (a search reads it first, through count()): each
+            # read of a server at Strong consistency waits for its next time tick
+            if self._names[0] != self._generation or len(self._names[1]) > 100_000:
+                self._names = (self._generation, {})
+            names = self._names[1]
+            missing = sorted(set(owners.values()) - names.keys())
+            if missing:
+                names.update((int(r["id"]), r["name"]) for r in self._in("subjects", "id", missing, ["id", "name"]))
         return {fid: names[sid] for fid, sid in owners.items() if sid in names}
 
     def known_sha256(self, digests: Sequence[str]) -> dict[str, str]:
@@ -671,6 +771,30 @@ def _lite_locked(folder: Path) -> bool:
             return True
         fcntl.flock(fh, fcntl.LOCK_UN)
     return False
+
+
+def scalar_index_types(version: str) -> dict[str, str | None]:
+    """The scalar index to ask a Milvus server for first, by its version.
+
+    Args:
+        version: what ``get_server_version()`` answered (``v2.3.5-lite``, ``2.4.13``,
+            ``milvus_lite-3.2.2``; empty when unknown).
+
+    Returns:
+        ``{"VARCHAR": index type, "INT64": index type}``: INVERTED from Milvus 2.4 (and for
+        milvus-lite and versions not understood), Trie and STL_SORT before.
+    """
+    match = re.match(r"^v?(\d+)\.(\d+)", version.strip())
+    if match and (int(match.group(1)), int(match.group(2))) < (2, 4):
+        return {"VARCHAR": "Trie", "INT64": "STL_SORT"}
+    return {"VARCHAR": "INVERTED", "INT64": "INVERTED"}
+
+
+def _refused_index(exc: BaseException) -> bool:
+    """Whether Milvus refused an index for its type (not a connection failure)."""
+    text = _message(exc).lower()
+    return any(word in text for word in ("index type", "invalid parameter", "not supported", "unsupported",
+                                         "invalid index"))
 
 
 def _message(exc: BaseException) -> str:

@@ -26,10 +26,36 @@ def check_name(name: str) -> str:
         raise BadName("'unknown' is what identify says for strangers; choose another name")
     if name in (".", ".."):
         raise BadName(f"{name!r} cannot be a name: it cannot be sent in a URL path; choose another name")
-    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in name):
+    if _has_control(name):
         raise BadName(f"{name!r} cannot be a name: it holds a control character or a line break "
                            "(a name is one line of text)")
     return name
+
+
+def check_lookup_name(name: str) -> str:
+    """``name`` as given, when it can name a stored subject; BadName when it holds a control
+    character or a line break, which no subject's name can (``check_name`` refuses them). Every
+    backend refuses such a look-up before asking its store: a filter expression (Milvus) gets
+    no chance to choke on it, and the caller gets a 400, not a 503 or a 404.
+
+    Args:
+        name: a subject name to look up.
+
+    Returns:
+        ``name``, unchanged.
+
+    Raises:
+        BadName: ``name`` holds a control character or a line break.
+    """
+    name = str(name)
+    if _has_control(name):
+        raise BadName(f"{name!r} cannot be a subject's name: it holds a control character or a line break "
+                      "(a name is one line of text)")
+    return name
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in text)
 
 
 def check_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:

@@ -7,13 +7,23 @@ signature); opening it with others would compare vectors that are not comparable
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, fields
-from typing import Any
+from numbers import Integral, Real
+from typing import Any, Mapping
 
-from faceprint.errors import GalleryMismatch
+from faceprint.errors import BadInput, GalleryMismatch
 from faceprint.gallery.store import Store, open_store, store_exists
 
 DEFAULT_MODEL = "dlib"
+
+# the ranges of the settings a gallery is made with (``check_options``): what the CLI's options
+# allow, and bounds on the settings that multiply the work of every enrolled photo
+MAX_UPSAMPLE = 3  # as --upsample: the image doubled N times, 4**N the pixels
+MAX_JITTER = 100  # extra perturbed views per face: N + 1 times the embedding time
+MAX_MIN_FACE_SIZE = 10_000.0  # pixels
+SCORE_RANGE = (-5.0, 5.0)  # dlib's HOG/CNN scores (SVM margins); YuNet's are 0-1
+BOOLEAN_SETTINGS = ("flip", "averaged_landmarks", "mirror_align", "pose_fusion")
 
 
 def open_with_settings(path: Any, model: str | None, create: bool,
@@ -61,7 +71,72 @@ def check_new(model: str | None, options: dict[str, Any]) -> None:
     """
     from faceprint.pipeline.pipeline import PipelineConfig
 
-    PipelineConfig(model=model or DEFAULT_MODEL, **options).resolved()
+    PipelineConfig(model=model or DEFAULT_MODEL, **check_options(options)).resolved()
+
+
+def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Every setting of ``options`` of its type and in its range, before a gallery is made with them
+    (from the CLI, the library, or an export file someone else wrote).
+
+    Args:
+        options: ``PipelineConfig`` fields other than the model.
+
+    Returns:
+        The same settings, as a dict.
+
+    Raises:
+        BadInput: a setting of the wrong type or out of its range; the message names it.
+        UnknownModel: an unknown detector.
+        TypeError: a name that is not a ``PipelineConfig`` field.
+    """
+    from faceprint import registry
+    from faceprint.pipeline.align import ALIGN_POINTS
+    from faceprint.pipeline.detect import LANDMARK_BOXES
+
+    options = dict(options)
+    detector = options.get("detector", "")
+    if not isinstance(detector, str):
+        raise _out_of_range("detector", detector, "a detector's name")
+    if detector:
+        registry.detector_spec(detector)
+    for name in BOOLEAN_SETTINGS:
+        if name in options and not isinstance(options[name], bool):
+            raise _out_of_range(name, options[name], "true or false")
+    _integer(options, "upsample", 0, MAX_UPSAMPLE, optional=True)
+    _integer(options, "jitter", 0, MAX_JITTER)
+    _integer(options, "max_faces", 1, None, optional=True)
+    _number(options, "min_face_size", 0.0, MAX_MIN_FACE_SIZE)
+    yunet = (detector or registry.default_detector()) == "yunet"
+    _number(options, "score_threshold", *((0.0, 1.0) if yunet else SCORE_RANGE), optional=True)
+    _number(options, "fallback_score", 0.0, 1.0, optional=True)
+    if options.get("landmark_box", LANDMARK_BOXES[0]) not in LANDMARK_BOXES:
+        raise _out_of_range("landmark_box", options["landmark_box"], "one of " + ", ".join(LANDMARK_BOXES))
+    if options.get("align_points", "") not in ("", *ALIGN_POINTS):
+        raise _out_of_range("align_points", options["align_points"], "one of " + ", ".join(ALIGN_POINTS))
+    return options
+
+
+def _integer(options: dict[str, Any], name: str, low: int, high: int | None, optional: bool = False) -> None:
+    value = options.get(name)
+    if value is None and (optional or name not in options):
+        return
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low or (high is not None and value > high):
+        expected = f"a whole number from {low}" + (f" to {high}" if high is not None else " up")
+        raise _out_of_range(name, value, expected + (", or none" if optional else ""))
+
+
+def _number(options: dict[str, Any], name: str, low: float, high: float, optional: bool = False) -> None:
+    value = options.get(name)
+    if value is None and (optional or name not in options):
+        return
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or not low <= value <= high:
+        raise _out_of_range(name, value, f"a number from {low:g} to {high:g}" + (", or none" if optional else ""))
+
+
+def _out_of_range(name: str, value: Any, expected: str) -> BadInput:
+    shown = repr(value)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    return BadInput(f"pipeline setting {name}={shown} is not allowed: expected {expected}")
 
 
 def resolve(store: Store, model: str | None, options: dict[str, Any]) -> tuple[str, Any, str]:

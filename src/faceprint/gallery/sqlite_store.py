@@ -16,7 +16,8 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from faceprint.errors import GalleryError, SubjectExists, UnknownFace, UnknownSubject
-from faceprint.gallery.names import check_metadata, check_name
+from faceprint.gallery.names import check_lookup_name, check_metadata, check_name
+from faceprint.gallery.private_files import create_private
 from faceprint.gallery.store import NewFace, NoGallery, id_vector_arrays, utc_now
 from faceprint.gallery.types import FaceRecord, Subject
 
@@ -77,6 +78,8 @@ class SqliteStore:
             if not create:
                 raise NoGallery(f"{self.path}: no gallery here; create it with `faceprint gallery create {self.path}`")
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # 0600, whatever the umask: SQLite gives its -wal and -shm files the database's mode
+            create_private(self.path)
         self.lock = threading.RLock()
         try:
             self.db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30.0, isolation_level=None)
@@ -144,6 +147,9 @@ class SqliteStore:
                               "(SELECT COUNT(*) FROM faces f WHERE f.subject_id = s.id) "
                               "FROM subjects s WHERE s.name=?", (name,)).fetchone()
         if row is None:
+            # a name no subject can have is a BadName (400), as on every backend; the look-up itself is
+            # harmless here (a bound parameter), so a name stored by an older faceprint stays reachable
+            check_lookup_name(name)
             raise UnknownSubject(f"no subject named {name!r} in {self.path}")
         return row
 

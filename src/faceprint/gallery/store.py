@@ -166,7 +166,9 @@ def parse_milvus_uri(uri: str) -> dict[str, Any]:
             ``&prefix=...``.
 
     Returns:
-        ``{"lite": Path | None, "address": "http://host:port" | None, "prefix", "consistency"}``.
+        ``{"lite": Path | None, "address": "http://host:port" | None, "prefix", "consistency", "uri"}``;
+        ``uri`` is the URI in canonical form (``milvus://host:port/name``, whatever slashes a
+        ``pathlib.Path`` collapsed), the one messages show.
 
     Raises:
         GalleryError: the URI is not a usable Milvus URI (the message says which part).
@@ -194,7 +196,10 @@ def parse_milvus_uri(uri: str) -> dict[str, Any]:
         path = Path(("/" if slashes in (1, 3) else "") + rest)
         if path.suffix != ".db":
             raise GalleryError(f"{uri}: a milvus-lite gallery is a folder whose name ends in .db (e.g. team.db)")
-        return {"lite": path, "address": None, "prefix": prefix or MILVUS_DEFAULT_PREFIX, "consistency": consistency}
+        prefix = prefix or MILVUS_DEFAULT_PREFIX
+        options = _milvus_options(consistency, prefix if prefix != MILVUS_DEFAULT_PREFIX else None)
+        return {"lite": path, "address": None, "prefix": prefix, "consistency": consistency,
+                "uri": f"milvus-lite://{'' if path.is_absolute() else './'}{path}{options}"}
     if not host_like:
         raise GalleryError(f"{uri}: expected milvus://host:port[/name] (e.g. milvus://localhost:19530/team)")
     hostport, _, name = rest.partition("/")
@@ -202,7 +207,15 @@ def parse_milvus_uri(uri: str) -> dict[str, Any]:
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
         raise GalleryError(f"{uri}: gallery name {name!r} must be letters, digits and underscores (a collection prefix)")
     http = "https" if scheme == "milvus+https" else "http"
-    return {"lite": None, "address": f"{http}://{hostport}", "prefix": name, "consistency": consistency}
+    return {"lite": None, "address": f"{http}://{hostport}", "prefix": name, "consistency": consistency,
+            "uri": f"{scheme}://{hostport}/{name}{_milvus_options(consistency)}"}
+
+
+def _milvus_options(consistency: str, prefix: str | None = None) -> str:
+    """The query part of a canonical Milvus URI: only what differs from the defaults."""
+    options = [f"consistency={consistency}"] if consistency != "Strong" else []
+    options += [f"prefix={prefix}"] if prefix else []
+    return "?" + "&".join(options) if options else ""
 
 
 def utc_now() -> str:

@@ -24,10 +24,16 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from faceprint.service import audit
 from faceprint.service import errors as service_errors
+from faceprint.service import headers as security_headers
 from faceprint.service.config import ServiceConfig
+from faceprint.service.guard import FrontDoor
 from faceprint.service.limits import BodyLimit
+from faceprint.service.metrics import ServiceMetrics, available
+from faceprint.service.observe import RequestObserver
 from faceprint.service.routers import faces, health, identify, images, keys, subjects
+from faceprint.service.routers import metrics as metrics_route
 from faceprint.service.state import Service
 
 log = logging.getLogger(__name__)
@@ -38,8 +44,8 @@ DESCRIPTION = """Offline face recognition over HTTP: detect, embed, verify, iden
 enrolled people.
 
 Every `/v1` route needs an API key (`X-API-Key` header or `Authorization: Bearer`), created with
-`faceprint keys create --scope admin|recognise`: `recognise` keys may detect, embed, verify,
-identify and read the gallery; `admin` keys may also change it. Images are uploaded as
+`faceprint keys create --scope admin|recognise|metrics`: `recognise` keys may detect, embed, verify,
+identify and read the gallery; `admin` keys may also change it; `metrics` keys only read `/metrics`. Images are uploaded as
 `multipart/form-data` files. Errors are JSON: `{"error": {"code": ..., "message": ...}}`.
 """
 
@@ -64,22 +70,29 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
 
     config = config or ServiceConfig()
     state = Service(config)
+    observed = ServiceMetrics(state) if available() else None  # a registry of this app's own
+    audit_log = audit.AuditLog(config.audit_log, config.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.start()
+        if observed is not None:  # the engine's batches, counted and timed
+            state.batcher.process = observed.timed_batches(state.batcher.process)
         try:
             yield
         finally:
             await state.stop()
+            audit_log.close()
 
     app = FastAPI(title="faceprint", version=__version__, description=DESCRIPTION, lifespan=lifespan,
                   docs_url=None, redoc_url=None)
     app.state.service = state
+    app.state.metrics = observed
     service_errors.install(app)
     for router in (images.router, identify.router, subjects.router, faces.router, keys.router):
         app.include_router(router, prefix="/v1")
     app.include_router(health.router)
+    app.include_router(metrics_route.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
@@ -88,7 +101,14 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
 
     _add_docs(app)
 
-    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes, max_buffered=config.max_buffered_bytes,
+                       timeout_s=config.body_timeout_s, min_rate=config.min_body_bytes_per_s)
+    # outside the size limit: keys and per-client upload limits are checked before any body is read
+    app.add_middleware(FrontDoor, keys=state.keys, max_per_key=config.max_uploads_per_key,
+                       max_per_address=config.max_uploads_per_address)
+    # outside the checks: their refusals are counted and audited too
+    app.add_middleware(RequestObserver, metrics=observed, audit_log=audit_log)
+    security_headers.install(app)  # outermost: the size limit's answers get the headers too
     return app
 
 

@@ -5,6 +5,10 @@ takes the first waiting item, gathers whatever else arrives within ``max_wait_s`
 ``max_batch`` items) and runs the whole batch in the engine's thread, off the event loop. While a
 batch runs, new requests queue up and form the next batch. A full queue refuses at once with
 ``Busy`` (the service answers 503 with ``Retry-After``) instead of growing memory.
+
+Items may be submitted on behalf of owners (a client's key, its address): each owner may have at
+most ``max_per_owner`` items queued or running at once, so that one client cannot take the whole
+queue; beyond it that client alone gets ``Busy``, and the others are still served.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import asyncio
 import logging
 import math
 import time
+from collections import Counter
 from concurrent.futures import Executor
 from typing import Callable, Generic, Sequence, TypeVar
 
@@ -25,8 +30,9 @@ R = TypeVar("R")
 class Busy(Exception):
     """The queue is full: try again after ``retry_after`` seconds."""
 
-    def __init__(self, retry_after: int, waiting: int) -> None:
-        super().__init__(f"the server is busy ({waiting} images waiting); try again in {retry_after} s")
+    def __init__(self, retry_after: int, waiting: int, why: str = "") -> None:
+        why = why or f"the server is busy ({waiting} images waiting)"
+        super().__init__(f"{why}; try again in {retry_after} s")
         self.retry_after = retry_after
 
 
@@ -40,15 +46,19 @@ class Batcher(Generic[T, R]):
         max_batch: most items in one batch.
         max_wait_s: how long the first item waits for others to join its batch.
         max_queue: most items waiting (not counting the batch being processed).
+        max_per_owner: most items one owner may have queued or being processed; None: ``max_queue``.
     """
 
     def __init__(self, process: Callable[[list[T]], Sequence[R | BaseException]], executor: Executor,
-                 max_batch: int = 16, max_wait_s: float = 0.005, max_queue: int = 64) -> None:
+                 max_batch: int = 16, max_wait_s: float = 0.005, max_queue: int = 64,
+                 max_per_owner: int | None = None) -> None:
         self.process = process
         self.executor = executor
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
         self.max_queue = max_queue
+        self.max_per_owner = max_per_owner if max_per_owner is not None else max_queue
+        self.owned: Counter[str] = Counter()  # items queued or being processed, per owner
         self._queue: asyncio.Queue[tuple[T, asyncio.Future]] | None = None
         self._task: asyncio.Task | None = None
         self._seconds_per_item = 0.05  # running estimate, for Retry-After
@@ -106,17 +116,20 @@ class Batcher(Generic[T, R]):
         """
         return (await self.submit_many([item]))[0]
 
-    async def submit_many(self, items: Sequence[T]) -> list[R]:
+    async def submit_many(self, items: Sequence[T], owners: Sequence[str] = ()) -> list[R]:
         """Queue several items together (all or none) and wait for their results.
 
         Args:
             items: what ``process`` takes.
+            owners: whom they are counted against (e.g. ``key:<id>``, ``addr:<ip>``); each may have
+                at most ``max_per_owner`` items queued or being processed.
 
         Returns:
             One result per item, in order.
 
         Raises:
-            Busy: the queue has no room for all of them (none is queued).
+            Busy: the queue has no room for all of them, or one of ``owners`` would go beyond its
+                share (none is queued).
             RuntimeError: ``start()`` was not called, or the batching task has stopped.
             Exception: the first exception ``process`` gave for one of them.
         """
@@ -124,12 +137,22 @@ class Batcher(Generic[T, R]):
             raise RuntimeError("Batcher.start() was not called")
         if self._task.done():
             raise RuntimeError("the batching task has stopped")
+        for owner in owners:
+            if self.owned[owner] + len(items) > self.max_per_owner:
+                log.info("%d images refused: %s has %d queued (share %d)", len(items), owner, self.owned[owner],
+                         self.max_per_owner)
+                own_wait = max(1, math.ceil(self.owned[owner] * self._seconds_per_item))
+                raise Busy(own_wait, self.waiting,
+                           f"this client has {self.owned[owner]} images waiting already, the most one client may have "
+                           f"is {self.max_per_owner}")
         if self.waiting + len(items) > self.max_queue:
             raise Busy(self.retry_after(len(items)), self.waiting)
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in items]
         for item, future in zip(items, futures):
             self._queue.put_nowait((item, future))
+        for owner in owners:
+            self.owned[owner] += len(items)
         try:
             return list(await asyncio.gather(*futures))
         except BaseException:
@@ -139,6 +162,11 @@ class Batcher(Generic[T, R]):
                 elif not future.cancelled():
                     future.exception()
             raise
+        finally:
+            for owner in owners:
+                self.owned[owner] -= len(items)
+                if self.owned[owner] <= 0:
+                    del self.owned[owner]
 
     async def _run(self) -> None:
         assert self._queue is not None

@@ -8,6 +8,7 @@ traceback and answered 500 in the same shape, without internals.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from faceprint import errors as fe
@@ -43,8 +44,30 @@ STATUS: list[tuple[type[Exception], int, str]] = [
 PRIVATE = {
     "key_store": "the server cannot read its API key file; its log says why (the operator must fix or "
                  "recreate it with `faceprint keys create`); try again later",
+    "model_not_available": "the server's models are not installed or are damaged; its log says which (the "
+                           "operator must install them); try again later",
     "server_error": "the server failed to do this; its log says why; try again later or tell its operator",
 }
+
+
+# an absolute file path (POSIX, or Windows with a drive) of at least two parts, not inside a URL
+_SERVER_PATH = re.compile(r"(?<![\w.~:/\\])(?:[A-Za-z]:[\\/]|~?/)(?:[^\s'\"`,;()<>\[\]{}]+[\\/])+"
+                          r"[^\s'\"`,;()<>\[\]{}]*")
+# what a message may name of the API itself (routes in hints)
+_ROUTES = ("/v1/", "/docs", "/static/", "/readyz", "/healthz", "/metrics")
+SERVER_FILE = "a file on the server"
+
+
+def hide_server_paths(message: str) -> str:
+    """``message`` with every absolute file path in it called "a file on the server".
+
+    Args:
+        message: a message about to reach a client.
+
+    Returns:
+        The message; the API's own routes (``/v1/...``) and URLs are left as they are.
+    """
+    return _SERVER_PATH.sub(lambda m: m.group(0) if m.group(0).startswith(_ROUTES) else SERVER_FILE, message)
 
 
 def for_client(exc: fe.FaceprintError, gallery_paths: list[str]) -> str:
@@ -55,13 +78,14 @@ def for_client(exc: fe.FaceprintError, gallery_paths: list[str]) -> str:
         gallery_paths: the strings that name the server's gallery (its file, its store's URI).
 
     Returns:
-        Its message with the HTTP hint instead of the CLI one (``FaceprintError.for_http``), and
-        each of ``gallery_paths`` called "the gallery".
+        Its message with the HTTP hint instead of the CLI one (``FaceprintError.for_http``), each
+        of ``gallery_paths`` called "the gallery", and any other absolute file path called "a file
+        on the server" (``hide_server_paths``).
     """
     message = exc.for_http()
     for path in sorted({p for p in gallery_paths if p and p != "."}, key=len, reverse=True):
         message = message.replace(path, "the gallery")
-    return message
+    return hide_server_paths(message)
 
 
 def _gallery_paths(request) -> list[str]:

@@ -1,4 +1,4 @@
-"""API keys for the service: two scopes, stored hashed, compared in constant time.
+"""API keys for the service: three scopes, stored hashed, compared in constant time.
 
 A key looks like ``fpk_<id>_<secret>``: the id (8 hex digits) finds the entry, the whole key's
 sha256 is what is stored and compared (``hmac.compare_digest``). The secret carries 256 random
@@ -27,8 +27,9 @@ from faceprint.errors import BadInput, FaceprintError
 
 log = logging.getLogger(__name__)
 
-SCOPES = ("admin", "recognise")
-"""``admin`` may change the gallery (and do everything ``recognise`` does); ``recognise`` only reads."""
+SCOPES = ("admin", "recognise", "metrics")
+"""``admin`` may change the gallery (and do everything the others do); ``recognise`` only reads and
+recognises; ``metrics`` only reads ``/metrics`` (a scraper's key, which can do nothing else)."""
 
 PREFIX = "fpk_"
 _DUMMY_HASH = hashlib.sha256(b"no such key").hexdigest()
@@ -145,7 +146,7 @@ class KeyStore:
         """A new key, written to the file at once.
 
         Args:
-            scope: ``admin`` or ``recognise`` (``SCOPES``).
+            scope: ``admin``, ``recognise`` or ``metrics`` (``SCOPES``).
             name: a label to tell keys apart.
 
         Returns:

@@ -6,26 +6,45 @@ is buffered and replayed to the app, so the routes never see more than ``max_byt
 
 The bodies buffered at one time share a budget (``max_buffered``): a request that would take it
 beyond gets 503 with ``Retry-After`` instead of growing the server's memory without bound.
+
+A body must keep arriving: it may take ``timeout_s`` plus one second per ``min_rate`` bytes
+received so far. One that falls behind (a client that stalls, or trickles a byte at a time) is
+dropped with 408, and its share of the budget is freed at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any, Awaitable, Callable
+import logging
+import time
+from typing import Callable
 
-Scope = dict[str, Any]
-Message = dict[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+from starlette.types import Message, Receive, Scope, Send
+
+
+log = logging.getLogger(__name__)
 
 
 class BodyLimit:
-    """Refuse HTTP request bodies larger than ``max_bytes`` with 413 and a JSON error body."""
+    """Refuse HTTP request bodies larger than ``max_bytes`` (413), beyond the budget (503) or too slow (408).
 
-    def __init__(self, app: Callable, max_bytes: int, max_buffered: int | None = None) -> None:
+    Args:
+        app: the ASGI app behind it.
+        max_bytes: largest body.
+        max_buffered: most bytes of bodies held at once, all requests together; None: 16 x ``max_bytes``.
+        timeout_s: how long a body may take to start arriving (and the slack it keeps after).
+        min_rate: bytes per second a body must arrive at, on average, beyond ``timeout_s``; 0: a
+            whole body must arrive within ``timeout_s``.
+    """
+
+    def __init__(self, app: Callable, max_bytes: int, max_buffered: int | None = None, timeout_s: float = 10.0,
+                 min_rate: float = 32 * 1024) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.max_buffered = max_buffered if max_buffered is not None else 4 * max_bytes
+        self.max_buffered = max_buffered if max_buffered else 16 * max_bytes
+        self.timeout_s = timeout_s
+        self.min_rate = min_rate
         self.buffered = 0  # bytes of the bodies held right now (one event loop: no lock needed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -47,8 +66,16 @@ class BodyLimit:
             chunks: list[bytes] = []
             size = 0
             more = True
+            started = time.monotonic()
             while more:
-                message = await receive()
+                deadline = started + self.timeout_s + (size / self.min_rate if self.min_rate > 0 else 0.0)
+                try:
+                    message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+                except asyncio.TimeoutError:
+                    log.info("%s %s: body dropped after %.1f s with %d bytes received (too slow)",
+                             scope.get("method"), scope.get("path"), time.monotonic() - started, size)
+                    await self._too_slow(send)
+                    return
                 if message["type"] == "http.disconnect":
                     return
                 chunk = message.get("body", b"")
@@ -82,6 +109,12 @@ class BodyLimit:
         mb = self.max_bytes / (1024 * 1024)
         await self._refuse(send, 413, "request_too_large",
                            f"the request is larger than the server's limit of {mb:.1f} MB; send smaller or fewer photos")
+
+    async def _too_slow(self, send: Send) -> None:
+        rate = f" and at least {self.min_rate / 1024:.0f} KB/s after that" if self.min_rate > 0 else ""
+        await self._refuse(send, 408, "request_timeout",
+                           f"the request body arrived too slowly: it must start within {self.timeout_s:g} s{rate}; "
+                           "send it again in one go")
 
     @staticmethod
     async def _refuse(send: Send, status: int, code: str, message: str,

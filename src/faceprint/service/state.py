@@ -2,7 +2,9 @@
 
 ``create_app`` makes one ``Service`` and keeps it on ``app.state.service``; routes reach it through
 ``deps.ServiceDep``. Every model call goes through the engine's one thread: images in batches
-(``process``), anything else one call at a time (``on_engine``, ``enrol``).
+(``process``), anything else one call at a time (``on_engine``, ``enrol``). Uploads are held to
+the service's pixel limit before they reach the engine, and each client (key, address: from
+``guard.current_client``) to its share of the queue.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from typing import Any, Callable, Sequence, TypeVar
 from faceprint.service.batching import Batcher, Busy
 from faceprint.service.config import ServiceConfig
 from faceprint.service.engine import Engine, ImageJob, ImageResult
+from faceprint.service.guard import current_client
 from faceprint.service.keys import KeyStore
+from faceprint.service.pixels import check_pixels
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +66,7 @@ class Service:
         self.engine = Engine(self.gallery.config)
         config = self.config
         self.batcher = Batcher(self.engine.run, self.engine.executor, config.max_batch,
-                               config.batch_wait_ms / 1000.0, config.max_queue)
+                               config.batch_wait_ms / 1000.0, config.max_queue, config.max_queue_per_client)
         await self.batcher.start()
         if self.config.warm:
             future = loop.run_in_executor(self.engine.executor, self.engine.warm)
@@ -118,10 +122,16 @@ class Service:
             One result per job, in order.
 
         Raises:
+            faceprint.errors.ImageTooLarge: an image has more pixels than ``config.max_pixels``
+                (checked from its header, before it is queued).
             faceprint.errors.FaceprintError: the first image that failed, with its own error.
-            faceprint.service.batching.Busy: the queue is full.
+            faceprint.service.batching.Busy: the queue is full, or this request's client (its key or
+                its address) has ``config.max_queue_per_client`` images queued already.
         """
-        results = await self.batcher.submit_many(list(jobs))
+        for job in jobs:
+            check_pixels(job.data, job.name, self.config.max_pixels)
+        client = current_client.get()
+        results = await self.batcher.submit_many(list(jobs), client.owners() if client else ())
         for result in results:
             if isinstance(result, Exception):
                 raise result
@@ -144,14 +154,18 @@ class Service:
 
         Args:
             fn: the blocking enrol call (``Gallery.enrol`` with its options bound).
-            *args: its arguments.
+            *args: its arguments; the photos among them (bytes, or a list of bytes) are held to
+                ``config.max_pixels`` before the engine gets them.
 
         Returns:
             What ``fn`` returns (what it raises is raised here).
 
         Raises:
+            faceprint.errors.ImageTooLarge: a photo has more pixels than ``config.max_pixels``.
             faceprint.service.batching.Busy: ``config.max_queue // 8`` enrols are waiting already.
         """
+        for number, data in enumerate(_photos(args)):
+            check_pixels(data, f"images[{number}]", self.config.max_pixels)
         if self._enrols >= self._max_enrols:
             raise Busy(max(1, self.batcher.retry_after() + 2 * self._enrols), self._enrols)
         self._enrols += 1
@@ -159,3 +173,14 @@ class Service:
             return await self.on_engine(fn, *args)
         finally:
             self._enrols -= 1
+
+
+def _photos(args: Sequence[Any]) -> list[bytes]:
+    """The uploaded photos among an engine call's arguments: bytes, and the bytes in lists or tuples."""
+    photos: list[bytes] = []
+    for arg in args:
+        if isinstance(arg, (bytes, bytearray)):
+            photos.append(bytes(arg) if isinstance(arg, bytearray) else arg)
+        elif isinstance(arg, (list, tuple)):
+            photos.extend(item for item in arg if isinstance(item, bytes))
+    return photos

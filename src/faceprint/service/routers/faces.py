@@ -5,10 +5,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Optional
 
-from fastapi import APIRouter, File, Path, Query, UploadFile
+from fastapi import APIRouter, File, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from faceprint.errors import BadInput
+from faceprint.service import audit
 from faceprint.service.deps import ServiceDep, admin, recognise
 from faceprint.service.schemas import EnrolResponse, FaceDeleted, FaceList, errors
 from faceprint.service.uploads import read_upload, unique_labels
@@ -19,7 +20,7 @@ CREATE_HELP = "Create the subject when it does not exist (else 404)."
 
 @router.post("/subjects/{name:path}/faces", response_model=EnrolResponse, status_code=201, dependencies=[admin],
              responses=errors(403, 404, 409, 413, 503))
-async def enrol(svc: ServiceDep, name: str = Path(..., min_length=1, max_length=200),
+async def enrol(svc: ServiceDep, request: Request, name: str = Path(..., min_length=1, max_length=200),
                 images: list[UploadFile] = File(..., description="One or more photos of this person."),
                 create: bool = Query(True, description=CREATE_HELP)) -> dict:
     """Enrol photos of one person: the face nearest the centre of each photo. Photos already in the
@@ -37,6 +38,7 @@ async def enrol(svc: ServiceDep, name: str = Path(..., min_length=1, max_length=
     # problems name the uploads, each once: phones call every photo image.jpg
     enrol = partial(svc.gallery.enrol, labels=unique_labels([job.name for job in jobs]), create=create, strict=True)
     report = await svc.enrol(enrol, subject_name, [job.data for job in jobs])
+    audit.note(request, faces_added=report.added)
     subject = await run_in_threadpool(svc.gallery.subject, subject_name)
     return {"subject": subject.to_dict(), "added": report.added, "skipped_duplicates": report.skipped_duplicates,
             "problems": report.problems, "notes": report.notes}

@@ -10,6 +10,8 @@ from faceprint.service.schemas import Health, Ready
 
 router = APIRouter(tags=["health"])
 
+WARM_FAILED = "failed: the models could not be loaded; the server's log says why"
+
 
 @router.api_route("/healthz", methods=["GET", "HEAD"], response_model=Health)
 async def healthz() -> dict:
@@ -23,8 +25,8 @@ async def readyz(svc: ServiceDep):
     """200 once the models are loaded and the gallery is open; 503 (with Retry-After) before."""
     body = {"status": "ready" if svc.ready else "starting", "models": bool(svc.engine and svc.engine.ready),
             "gallery": svc.gallery is not None}
-    if svc.warm_error:
-        body["status"] = f"failed: {svc.warm_error}"
+    if svc.warm_error:  # its detail names the server's files: it stays in the log (``Service._warmed``)
+        body["status"] = WARM_FAILED
     if svc.ready:
         body["signature"] = svc.engine.signature()
         body["faces"] = len(svc.gallery)

@@ -6,9 +6,10 @@ The gallery decides what may be done (a taken name is its ``SubjectExists``, an 
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
+from faceprint.service import audit
 from faceprint.service.deps import ServiceDep, admin, recognise
 from faceprint.service.schemas import (SubjectCreate, SubjectDeleted, SubjectList, SubjectOut, SubjectRename,
                                        errors)
@@ -26,9 +27,10 @@ async def list_subjects(svc: ServiceDep) -> dict:
 
 @router.post("", response_model=SubjectOut, status_code=201, dependencies=[admin],
              responses=errors(403, 409))
-async def create_subject(body: SubjectCreate, svc: ServiceDep) -> dict:
+async def create_subject(body: SubjectCreate, svc: ServiceDep, request: Request) -> dict:
     """A new person without faces yet (409 when the name is taken). Enrolling photos into a name
     that does not exist creates it too."""
+    audit.note(request, subject=body.name)
     subject = await run_in_threadpool(svc.gallery.add_subject, body.name, body.metadata)
     return subject.to_dict()
 
@@ -40,8 +42,9 @@ async def show_subject(name: str, svc: ServiceDep) -> dict:
 
 
 @router.patch("/{name:path}", response_model=SubjectOut, dependencies=[admin], responses=errors(403, 404, 409))
-async def rename_subject(name: str, body: SubjectRename, svc: ServiceDep) -> dict:
+async def rename_subject(name: str, body: SubjectRename, svc: ServiceDep, request: Request) -> dict:
     """Rename a person (their faces follow); 409 when the new name is taken."""
+    audit.note(request, to=body.name)
     subject = await run_in_threadpool(svc.gallery.rename, name, body.name)
     return subject.to_dict()
 
