@@ -68,3 +68,12 @@ def test_a_large_flat_16_bit_png_takes_a_few_bytes_a_pixel():
     assert rgb.shape == (side, side, 3) and int(rgb[0, 0, 0]) == round(30000 / 257)
     # the RGB result is 3 bytes a pixel, the decoded 16-bit samples 2 and the grey plane 1
     assert peak / side**2 < 8, f"{peak / 1e6:.0f} MB peak for a {side}x{side} 16-bit PNG"
+
+
+def test_big_endian_16bit_is_scaled_like_little_endian() -> None:
+    """A dark 16-bit image (no sample above 255) is 16-bit whatever its byte order."""
+    from faceprint.images import load_image
+
+    dark = np.full((8, 8), 218, np.uint16)
+    assert load_image(dark.astype(">u2")).max() == load_image(dark).max() == 1
+    assert load_image(np.full((8, 8, 3), 200, np.int64)).max() == 200  # plain integers stay 8-bit

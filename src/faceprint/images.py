@@ -164,7 +164,8 @@ def _from_array(arr: np.ndarray, limit: int | None) -> np.ndarray:
     height, width = arr.shape[:2]
     if limit is not None and height * width > limit:
         raise ImageTooLarge(f"array of {width}x{height} pixels exceeds the limit of {limit:,}")
-    if arr.dtype == np.uint16 or (np.issubdtype(arr.dtype, np.integer) and arr.max(initial=0) > 255):
+    sixteen_bit = arr.dtype.kind == "u" and arr.dtype.itemsize == 2  # uint16 in either byte order
+    if sixteen_bit or (np.issubdtype(arr.dtype, np.integer) and arr.max(initial=0) > 255):
         arr = _high_bits_to_uint8(arr)
     elif np.issubdtype(arr.dtype, np.floating):
         if not np.isfinite(arr).all():

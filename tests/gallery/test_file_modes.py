@@ -98,3 +98,31 @@ def test_the_helpers_ignore_the_umask(tmp_path):
     assert mode_of(tmp_path / "missing") == 0o600 and mode_of("milvus://db:19530/team") == 0o600
     assert folder_mode(0o600) == 0o700 and folder_mode(0o640) == 0o750
     assert mode(private_folder(tmp_path / "x" / "y", 0o640)) == 0o750
+
+
+def test_a_read_only_gallery_still_gets_a_writable_index_folder() -> None:
+    """Its owner may always write the index cache beside a gallery, whatever the gallery file's mode."""
+    from faceprint.gallery.private_files import folder_mode
+
+    assert folder_mode(0o444) & 0o700 == 0o700 and folder_mode(0o400) & 0o700 == 0o700
+    assert folder_mode(0o600) == 0o700 and folder_mode(0o640) == 0o750
+
+
+def test_an_index_that_cannot_be_saved_does_not_fail_a_search(tmp_path: Path, monkeypatch) -> None:
+    """The index beside a gallery is a cache: a folder it cannot be written to is logged, not raised."""
+    import numpy as np
+
+    from faceprint import Gallery
+    from faceprint.gallery import index as index_module
+
+    tried = []
+
+    def refuse(*args, **kwargs):
+        tried.append(args)
+        raise PermissionError(13, "Permission denied", str(tmp_path / "g.db.index"))
+
+    monkeypatch.setattr(index_module.VectorIndex, "save", refuse)
+    with Gallery(tmp_path / "g.db") as g:
+        g.add_vectors(["Ann", "Bob"], np.eye(128, dtype=np.float32)[:2])
+        assert g.identify_vectors(np.eye(128, dtype=np.float32)[1:2], top_k=1)[0][0].subject == "Bob"
+    assert tried  # the gallery did try to save it

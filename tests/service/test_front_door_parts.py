@@ -1,5 +1,5 @@
 """The parts of the front door, in process: the key read from the headers as ``deps`` reads it,
-uploads per address, no body read outside /v1, a trickled body dropped with 408 and its budget
+uploads per address, a body outside /v1 refused unread, a trickled body dropped with 408 and its budget
 freed, one owner's share of the batcher's queue, the pixel limit on enrol, and the new settings
 from variables and options."""
 
@@ -94,20 +94,29 @@ def test_uploads_per_address_beyond_the_limit_get_429_before_their_body(tmp_path
     assert seen[0].owners() == (f"key:{first.split('_')[1]}", "addr:10.0.0.1")
 
 
-def test_no_body_is_read_outside_v1(tmp_path):
-    got: list[dict] = []
+def test_a_body_outside_v1_is_refused_unread(tmp_path):
+    """No route outside /v1 takes a body: one announced there (a length, or chunked even beside a
+    ``Content-Length: 0``) is a 400 before the app runs or anything is read; none announced passes."""
+    reached: list[str] = []
 
     async def app(scope, receive, send):
-        got.append(await receive())
-        await send({"type": "http.response.start", "status": 405, "headers": []})
+        reached.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
     async def endless():
         raise AssertionError("the body is read")
 
-    sent = asyncio.run(call(FrontDoor(app, KeyStore(tmp_path / "k.json")), http_scope("/", None, "10.0.0.1"),
-                            endless))
-    assert status(sent) == 405 and got[0]["body"] == b""
+    door = FrontDoor(app, KeyStore(tmp_path / "k.json"))
+    for extra in ([(b"content-length", b"1")], [(b"content-length", b"0"), (b"transfer-encoding", b"chunked")],
+                  [(b"transfer-encoding", b"chunked")]):
+        scope = http_scope("/", None, "10.0.0.1")
+        scope["headers"] = [h for h in scope["headers"] if h[0] != b"content-length"] + extra
+        assert status(asyncio.run(call(door, scope, endless))) == 400, extra
+    assert reached == []
+    scope = http_scope("/", None, "10.0.0.1")
+    scope["headers"] = [h for h in scope["headers"] if h[0] != b"content-length"]
+    assert status(asyncio.run(call(door, scope, endless))) == 200 and reached == ["/"]
 
 
 def test_keyless_v1_request_is_refused_without_reading_its_body(tmp_path):
@@ -210,3 +219,12 @@ def test_new_settings_from_variables_and_options(monkeypatch, tmp_path):
     for option in ("--max-pixels", "--body-timeout", "--min-body-rate-kb", "--uploads-per-key",
                    "--uploads-per-address", "--queue-per-client", "--max-buffered-mb"):
         assert option in usage
+
+
+def test_every_body_header_counts():
+    """``Content-Length: 0`` beside a chunked body is still an upload (counted, and held to its share)."""
+    from faceprint.service.guard import has_body
+
+    assert has_body([(b"content-length", b"0"), (b"transfer-encoding", b"chunked")])
+    assert has_body([(b"content-length", b"0"), (b"content-length", b"5")])
+    assert not has_body([(b"content-length", b"0")]) and not has_body([])

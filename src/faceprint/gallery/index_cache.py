@@ -116,7 +116,11 @@ class IndexCache:
             if index is None or (not self._unsaved and not force):
                 return
             if force or index.kind == "exact" or self._unsaved >= max(1, len(index) // 100):
-                index.save(self.folder, index.generation, self.signature, mode_of(self.store.path))
+                try:  # the owner may always write its cache, whatever the gallery file's own mode
+                    index.save(self.folder, index.generation, self.signature, mode_of(self.store.path) | 0o600)
+                except OSError as exc:  # a cache: the next open rebuilds it from the store
+                    log.warning("could not save the gallery's index beside it (%s); it is rebuilt when needed", exc)
+                    return
                 self._unsaved = 0
 
     def close(self) -> None:

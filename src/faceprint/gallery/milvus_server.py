@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import subprocess
 import time
@@ -84,6 +85,7 @@ class LocalMilvusServer:
         self.settings = dict(settings or {})
         self.health_port = 0
         self._server = None
+        self._watchdog: subprocess.Popen | None = None
 
     @property
     def address(self) -> str:
@@ -143,6 +145,7 @@ class LocalMilvusServer:
         server.webservice_port = _free_port()  # the metrics and /healthz port (9091 by default)
         self._server = server
         server.start()
+        self._watchdog = _watch_parent(server.server_proc.pid)
         self.health_port = server.webservice_port
         try:
             self._wait_healthy()
@@ -225,6 +228,10 @@ class LocalMilvusServer:
             timeout_s: how long to wait for a clean exit.
         """
         server, self._server = self._server, None
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None and watchdog.poll() is None:
+            watchdog.kill()
+            watchdog.wait(timeout=5)
         if server is None:
             return
         proc = server.server_proc
@@ -244,3 +251,12 @@ class LocalMilvusServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _watch_parent(server_pid: int) -> subprocess.Popen:
+    """A small process in a session of its own that ends the server when this process is gone
+    (killed with SIGKILL, say, where ``stop`` never runs), so no server is left holding its ports."""
+    script = (f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 2; done; kill {server_pid} 2>/dev/null; "
+              f"sleep 10; kill -9 {server_pid} 2>/dev/null")
+    return subprocess.Popen(["sh", "-c", script], start_new_session=True, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

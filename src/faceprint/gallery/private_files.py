@@ -83,15 +83,17 @@ def create_private(path: str | os.PathLike, mode: int = PRIVATE_MODE) -> bool:
 
 
 def folder_mode(file_mode: int) -> int:
-    """The mode of a folder of files of ``file_mode``: whoever may read them may list it.
+    """The mode of a folder of files of ``file_mode``: whoever may read them may list it, and its
+    owner may always write in it (a read-only gallery file still gets its index cache written).
 
     Args:
-        file_mode: the files' permission bits (``0o600`` -> ``0o700``, ``0o640`` -> ``0o750``).
+        file_mode: the files' permission bits (``0o600`` -> ``0o700``, ``0o640`` -> ``0o750``,
+            ``0o444`` -> ``0o755``).
 
     Returns:
         The folder's permission bits.
     """
-    return file_mode | ((file_mode & 0o444) >> 2)
+    return file_mode | 0o700 | ((file_mode & 0o444) >> 2)
 
 
 def private_folder(path: str | os.PathLike, file_mode: int = PRIVATE_MODE) -> Path:

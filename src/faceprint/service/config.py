@@ -54,8 +54,9 @@ class ServiceConfig:
 
     Raises:
         ValueError: a count or limit below 1 (``max_buffered_bytes``, ``min_body_bytes_per_s``,
-            ``max_uploads_per_address``: below 0), ``body_timeout_s`` not above 0, or an unknown
-            ``log_format``.
+            ``max_uploads_per_address``: below 0), ``body_timeout_s`` not above 0, a
+            ``max_buffered_bytes`` below ``max_body_bytes`` (0 excepted), a ``max_queue_per_client``
+            below 2, or an unknown ``log_format``.
 
     Example:
         >>> config = ServiceConfig(gallery="people.db", keys="keys.json", warm=False)  # doctest: +SKIP
@@ -98,6 +99,10 @@ class ServiceConfig:
                 raise ValueError(f"{name} must be 0 or more")
         if not self.body_timeout_s > 0:
             raise ValueError("body_timeout_s must be above 0")
+        if 0 < self.max_buffered_bytes < self.max_body_bytes:  # else every large upload is "busy" for ever
+            raise ValueError("max_buffered_bytes must be 0 (16 x max_body_bytes) or at least max_body_bytes")
+        if self.max_queue_per_client < 2:  # a verify queues two images at once
+            raise ValueError("max_queue_per_client must be at least 2")
         object.__setattr__(self, "log_format", log_format.check_format(self.log_format))
 
     def to_env(self) -> dict[str, str]:

@@ -7,8 +7,8 @@ without a key cannot hold the server's memory or upload budget. Scopes stay chec
 
 A request with a body is an upload: each key and each client address may have only so many in
 flight at once (``max_per_key``, ``max_per_address``); one more gets 429 with ``Retry-After``
-before its body is read. Outside ``/v1`` no route takes a body: the app sees an empty one, and
-none of it is read.
+before its body is read. Outside ``/v1`` no route takes a body: a request that announces one is
+refused (400) before any of it is read.
 
 While a request runs, ``current_client`` says who sent it (key id, address), so that the batcher
 can keep one client from filling the whole queue.
@@ -23,7 +23,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Callable
 
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from faceprint.service.errors import PRIVATE
 from faceprint.service.keys import ApiKey, KeyStore, KeyStoreError
@@ -85,12 +85,13 @@ def key_from_headers(headers: list[tuple[bytes, bytes]]) -> str | None:
 
 
 def has_body(headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether a request announces a body (a ``Content-Length`` above 0, or any ``Transfer-Encoding``)."""
+    """Whether a request announces a body: any ``Transfer-Encoding``, or any ``Content-Length``
+    other than 0 (every header counts: ``Content-Length: 0`` beside a chunked body is a body)."""
     for name, value in headers:
         if name == b"transfer-encoding":
             return True
-        if name == b"content-length":
-            return value.strip() not in (b"0", b"")
+        if name == b"content-length" and value.strip() not in (b"0", b""):
+            return True
     return False
 
 
@@ -135,10 +136,11 @@ class FrontDoor:
                          "invalid API key" if key else "no API key")
                 await refuse(send, 401, "unauthorised", BAD_KEY if key else NO_KEY, [(b"www-authenticate", b"Bearer")])
                 return
-        elif has_body(headers):
-            receive = _no_body
+        elif has_body(headers):  # no route outside /v1 takes a body: none is read, none is buffered
+            await refuse(send, 400, "bad_request", "this route takes no request body; send it without one")
+            return
         owners: tuple[str, ...] = ()
-        if receive is not _no_body and has_body(headers):
+        if has_body(headers):
             taken = self._take(entry, address)
             if taken is None:
                 await refuse(send, 429, "too_many_uploads",
@@ -170,11 +172,6 @@ class FrontDoor:
         for owner, _ in limits:
             self.in_flight[owner] += 1
         return tuple(owner for owner, _ in limits)
-
-
-async def _no_body() -> Message:
-    """What a route outside ``/v1`` reads of a body: nothing (none of them takes one)."""
-    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 async def refuse(send: Send, status: int, code: str, message: str,
