@@ -264,10 +264,12 @@ def test_a_local_ray_that_does_not_come_up_is_tried_again_and_its_processes_kill
         if len(calls) == 1:  # a raylet that never registered, as Ray leaves it
             left_behind.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"]))
             raise Exception("The current node timed out during startup. This could happen because ...")
+        if len(calls) == 2:  # a GCS server that did not write its port file in time
+            raise RuntimeError("Timed out waiting for file /tmp/ray/session_x/gcs_server_port_ab12")
 
     monkeypatch.setattr(ray, "init", slow_node)
-    ray_index._start_local_ray(2)
-    assert len(calls) == 2 and calls[1]["_node_ip_address"] == "127.0.0.1"
+    ray_index._start_local_ray(2)  # two CPUs, three tries
+    assert len(calls) == 3 and calls[2]["_node_ip_address"] == "127.0.0.1"
     import psutil
 
     assert not psutil.pid_exists(left_behind[0].pid)  # killed and reaped, not left running for 120 s

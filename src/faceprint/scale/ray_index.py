@@ -67,10 +67,18 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> dict[s
     return {"ray": "local", "cpus": ray.cluster_resources().get("CPU", 0), "started": True}
 
 
+def _startup_timeout(exc: BaseException) -> bool:
+    """Whether Ray gave up waiting for one of its own processes at start-up (the raylet to register,
+    the GCS server's port file): what a slow, loaded machine meets, and another try may pass."""
+    text = str(exc)
+    return "timed out during startup" in text or "Timed out waiting for file" in text
+
+
 def _start_local_ray(num_cpus: int, attempts: int = LOCAL_START_ATTEMPTS) -> None:
     """``ray.init`` on this machine, tried again when the node does not come up: Ray gives its
-    raylet a fixed 30 s to register, which a loaded machine can miss. The processes a failed try
-    started are killed before the next (Ray leaves them running otherwise).
+    raylet a fixed 30 s to register, and waits a fixed time for its GCS server to write its port
+    file, which a loaded machine can miss. The processes a failed try started are killed before
+    the next (Ray leaves them running otherwise).
 
     Raises:
         FaceprintError: Ray did not start in ``attempts`` tries.
@@ -88,7 +96,7 @@ def _start_local_ray(num_cpus: int, attempts: int = LOCAL_START_ATTEMPTS) -> Non
             ray.shutdown()
             _kill(_child_pids() - before)
             first = first_line(exc)
-            if "timed out during startup" not in str(exc):  # another failure: trying again would not help
+            if not _startup_timeout(exc):  # another failure: trying again would not help
                 raise FaceprintError(f"Ray did not start on this machine ({first}); see "
                                      "/tmp/ray/session_latest/logs") from exc
             if attempt == attempts:
