@@ -178,7 +178,7 @@ def select(sets: dict[str, Callable[[], Split]]) -> None:
 
 
 def _old_default(xt: np.ndarray, yt: list[str], xv: np.ndarray) -> list[str]:
-    """The default before issue 12: scikit-learn's SVC(kernel="linear", C=1), no tuning."""
+    """The old default (before cross-validated logistic regression): scikit-learn's SVC(kernel="linear", C=1), no tuning."""
     from sklearn.svm import SVC
     from threadpoolctl import threadpool_limits
 

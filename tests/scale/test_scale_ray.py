@@ -1,4 +1,4 @@
-"""`faceprint index` through Ray Data (issue 17): a few hundred real LFW photos give the vectors
+"""`faceprint index` through Ray Data: a few hundred real LFW photos give the vectors
 `embed_many` gives (within 1e-5); a run killed halfway and started again redoes no finished photo
 and loses none; bad files are recorded with their error. Skips where Ray is not installed."""
 

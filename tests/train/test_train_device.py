@@ -1,4 +1,4 @@
-"""Where training runs (issue 18): device choice and its errors, mixed precision (exercised on the
+"""Where training runs: device choice and its errors, mixed precision (exercised on the
 CPU, where PyTorch autocasts to bf16 and fp16), DataLoader workers, checkpoints that hold only CPU
 tensors, and the run's JSON. CI has no GPU: the CUDA path itself runs only where one is present."""
 
