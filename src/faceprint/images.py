@@ -117,6 +117,38 @@ def _open_stream(source: ImageSource) -> tuple[str, BinaryIO]:
     raise BadImage(f"cannot read an image from a {type(source).__name__}; give a path, bytes, a file or an array")
 
 
+def check_pixel_count(data: bytes, limit: int, name: str = "<bytes>") -> None:
+    """Refuse an encoded image with more pixels than ``limit``, from its header alone (nothing is
+    decoded): a server can turn such a photo away before it takes queue room or engine time.
+
+    Args:
+        data: the encoded image.
+        limit: the most pixels (width x height) allowed.
+        name: the image's name in the message.
+
+    Raises:
+        ImageTooLarge: more pixels than ``limit`` (or so many that Pillow calls it a decompression
+            bomb). Bytes whose header cannot be read pass: decoding them says why.
+    """
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                width, height = img.size
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(f"{name}: {exc}") from None
+    except Exception:  # noqa: BLE001 (not an image header: load_image gives the reason)
+        return
+    _refuse_above(width, height, limit, name)
+
+
+def _refuse_above(width: int, height: int, limit: int, name: str) -> None:
+    if width * height > limit:
+        raise ImageTooLarge(f"{name}: {width}x{height} = {width * height:,} pixels exceeds the limit of {limit:,}")
+
+
 def _decode(stream: io.BytesIO, name: str, limit: int) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -127,10 +159,7 @@ def _decode(stream: io.BytesIO, name: str, limit: int) -> np.ndarray:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(stream)
             width, height = img.size
-            if width * height > limit:
-                raise ImageTooLarge(
-                    f"{name}: {width}x{height} = {width * height:,} pixels exceeds the limit of {limit:,}"
-                )
+            _refuse_above(width, height, limit, name)
             if width == 0 or height == 0:
                 raise BadImage(f"{name}: the image has no pixels ({width}x{height})")
             img.load()

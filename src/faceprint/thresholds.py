@@ -121,9 +121,14 @@ DEFAULT_FPIR = 0.01
 IDENTIFICATION_TABLE = Path(__file__).with_name("ident_thresholds.json")
 
 
-@lru_cache(maxsize=1)
-def _identification_table() -> dict[str, Any]:
-    return json.loads(IDENTIFICATION_TABLE.read_text()) if IDENTIFICATION_TABLE.exists() else {}
+@lru_cache(maxsize=4)
+def _fitted_table(path: Path) -> dict[str, Any]:
+    """A fitted table shipped beside this module (what a ``faceprint.fit`` module wrote); {} when absent."""
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _fitted_entry(path: Path, model: str) -> dict[str, Any] | None:
+    return _fitted_table(path).get("models", {}).get(model)
 
 
 def check_fpir(fpir: float) -> float:
@@ -220,12 +225,8 @@ def impostor_quantile(model: str, p: float) -> float | None:
         The distance on the fitted curve of ``ident_thresholds.json``, or None for a model with
         no fitted entry.
     """
-    entry = _model_entry(model)
+    entry = _fitted_entry(IDENTIFICATION_TABLE, model)
     return None if entry is None else quantile(entry, p)
-
-
-def _model_entry(model: str) -> dict[str, Any] | None:
-    return _identification_table().get("models", {}).get(model)
 
 
 def describe_identification(model: str) -> dict[str, Any] | None:
@@ -238,7 +239,7 @@ def describe_identification(model: str) -> dict[str, Any] | None:
         The model's entry of ``ident_thresholds.json`` without its quantile grid (``fitted_on``,
         ``command``, ``check``...), or None when it has none.
     """
-    entry = _model_entry(model)
+    entry = _fitted_entry(IDENTIFICATION_TABLE, model)
     return None if entry is None else {k: v for k, v in entry.items() if k not in ("quantiles",)}
 
 
@@ -265,11 +266,6 @@ def threshold_at_fpir(best_unknown: np.ndarray, fpir: float) -> float:
 CLUSTER_TABLE = Path(__file__).with_name("cluster_thresholds.json")
 
 
-@lru_cache(maxsize=1)
-def _cluster_table() -> dict[str, Any]:
-    return json.loads(CLUSTER_TABLE.read_text()) if CLUSTER_TABLE.exists() else {}
-
-
 def cluster_threshold(model: str) -> float:
     """The average-linkage cut that clusters faces of ``model`` (Euclidean, unit vectors).
 
@@ -283,7 +279,7 @@ def cluster_threshold(model: str) -> float:
     Raises:
         UnknownModel: ``model`` has no fitted cut and is not registered.
     """
-    entry = _cluster_table().get("models", {}).get(model)
+    entry = _fitted_entry(CLUSTER_TABLE, model)
     if entry is not None:
         return float(entry["threshold"])
     return threshold_for(model)

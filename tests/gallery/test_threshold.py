@@ -14,7 +14,7 @@ from faceprint import thresholds as ident
 
 @pytest.mark.parametrize("model", ["dlib", "dlib+mobilefacenet", "mobilefacenet"])
 def test_quantile_follows_the_stored_table_inside_its_range(model: str) -> None:
-    entry = ident._identification_table()["models"][model]
+    entry = ident._fitted_entry(ident.IDENTIFICATION_TABLE, model)
     grid_p = entry["quantiles"]["p"]
     grid_t = entry["quantiles"]["t"]
     for p, t in zip(grid_p, grid_t):  # at the grid points: the stored empirical quantiles

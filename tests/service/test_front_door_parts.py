@@ -23,7 +23,8 @@ from faceprint.service.config import ServiceConfig  # noqa: E402
 from faceprint.service.guard import FrontDoor, current_client, key_from_headers  # noqa: E402
 from faceprint.service.keys import KeyStore  # noqa: E402
 from faceprint.service.limits import BodyLimit  # noqa: E402
-from faceprint.service.pixels import check_pixels, image_size  # noqa: E402
+from faceprint.errors import ImageTooLarge  # noqa: E402
+from faceprint.images import check_pixel_count  # noqa: E402
 
 
 def test_key_read_from_headers_as_deps_reads_it():
@@ -183,10 +184,10 @@ def flat_png(side: int) -> bytes:
 
 def test_pixel_limit_read_from_the_header():
     data = flat_png(600)
-    assert image_size(data) == (600, 600) and image_size(b"not an image") is None
-    check_pixels(data, "a.png", 360_000)
-    with pytest.raises(Exception, match="600x600 = 360,000 pixels is more than this server takes"):
-        check_pixels(data, "a.png", 359_999)
+    check_pixel_count(data, 360_000, "a.png")
+    check_pixel_count(b"not an image", 1, "b.png")  # no header: left to the decoder, which says why
+    with pytest.raises(ImageTooLarge, match="a.png: 600x600 = 360,000 pixels exceeds the limit of 359,999"):
+        check_pixel_count(data, 359_999, "a.png")
 
 
 def test_enrol_of_a_photo_over_the_pixel_limit_is_413(tmp_path, running_service):

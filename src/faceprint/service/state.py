@@ -13,12 +13,12 @@ import asyncio
 import logging
 from typing import Any, Callable, Sequence, TypeVar
 
+from faceprint.images import check_pixel_count
 from faceprint.service.batching import Batcher, Busy
 from faceprint.service.config import ServiceConfig
 from faceprint.service.engine import Engine, ImageJob, ImageResult
 from faceprint.service.guard import current_client
 from faceprint.service.keys import KeyStore
-from faceprint.service.pixels import check_pixels
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class Service:
                 its address) has ``config.max_queue_per_client`` images queued already.
         """
         for job in jobs:
-            check_pixels(job.data, job.name, self.config.max_pixels)
+            check_pixel_count(job.data, self.config.max_pixels, job.name)
         client = current_client.get()
         results = await self.batcher.submit_many(list(jobs), client.owners() if client else ())
         for result in results:
@@ -165,7 +165,7 @@ class Service:
             faceprint.service.batching.Busy: ``config.max_queue // 8`` enrols are waiting already.
         """
         for number, data in enumerate(_photos(args)):
-            check_pixels(data, f"images[{number}]", self.config.max_pixels)
+            check_pixel_count(data, self.config.max_pixels, f"images[{number}]")
         if self._enrols >= self._max_enrols:
             raise Busy(max(1, self.batcher.retry_after() + 2 * self._enrols), self._enrols)
         self._enrols += 1
