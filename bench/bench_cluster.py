@@ -10,11 +10,13 @@ Methods, interleaved in one run, median time of ``--repeat`` runs:
   * ``dlib.chinese_whispers_clustering(descriptors, 0.5)`` as dlib's face_clustering.py runs it;
   * the same at faceprint's verification threshold, and at its own best threshold on CelebA
     (to tell the threshold from the method);
-  * ``faceprint.cluster`` (average linkage, faces of one photo never merged).
+  * exact average linkage on the full distance matrix (``method="exact"``);
+  * ``faceprint.cluster``'s default: average linkage on the neighbour graph, faces of one photo
+    never merged, the cut lowered for collections of many people (``adaptive_cut``).
 
-Run: ``nice python bench/bench_cluster.py [--repeat 5] [--workers 2]``; ``--scale 2`` instead times
-faceprint.cluster on the faces once and twice over (``--scale 3``, 15,864 faces, is past the
-12,000 faces that exact in-memory average linkage takes, and is refused).
+Run: ``nice python bench/bench_cluster.py [--repeat 5] [--workers 2]``; ``--scale 3`` instead times
+faceprint.cluster on the faces once, twice and three times over. All of LFW in one call:
+``bench_cluster_lfw_all.py``; a million faces: ``bench_cluster_million.py``.
 """
 
 from __future__ import annotations
@@ -196,6 +198,7 @@ def compare(faces: dict[str, np.ndarray], repeat: int) -> list[dict]:
     """Every method on the same vectors, interleaved ``repeat`` times; scores of the first run
     (each method is deterministic), median seconds."""
     from faceprint.clustering import cluster_vectors, default_threshold
+    from faceprint.clustering.api import adaptive_cut
     from faceprint.thresholds import threshold_for
 
     vectors, photo = faces["vectors"], faces["photo"]
@@ -208,8 +211,12 @@ def compare(faces: dict[str, np.ndarray], repeat: int) -> list[dict]:
         f"dlib chinese_whispers_clustering at {WHISPERS_THRESHOLD:.2f} (its best on CelebA)":
             lambda: chinese_whispers(vectors, WHISPERS_THRESHOLD),
         f"faceprint.cluster without the same-photo rule, {ours:.2f}": lambda: cluster_vectors(vectors, ours, None, 1),
-        f"**faceprint.cluster** (average linkage, same-photo rule, {ours:.2f})":
-            lambda: cluster_vectors(vectors, ours, photo, 1),
+        f"exact average linkage (full matrix, method='exact'), same-photo rule, {ours:.2f}":
+            lambda: cluster_vectors(vectors, ours, photo, 1, method="exact"),
+        f"average linkage on the neighbour graph (method='graph'), same-photo rule, {ours:.2f}":
+            lambda: cluster_vectors(vectors, ours, photo, 1, method="graph"),
+        f"**faceprint.cluster** (method='auto': exact up to 6,000 faces, same-photo rule, {ours:.2f}, "
+        "re-cut for many people)": lambda: cluster_vectors(vectors, ours, photo, 1, adapt=adaptive_cut("dlib")),
     }
     times: dict[str, list[float]] = {name: [] for name in methods}
     labels: dict[str, np.ndarray] = {}

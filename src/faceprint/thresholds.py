@@ -9,12 +9,16 @@ This module only reads those JSON files and does the maths: the fitters that wri
 ``faceprint.fit`` (one module each, each re-runnable).
 
 Identification. A verification threshold is the wrong default for search: a stranger compared with
-N enrolled faces gets N chances to fall under it. The false positive identification rate of a
-threshold t on a gallery of N faces is modelled as
+N enrolled faces gets up to N chances to fall under it. The false positive identification rate of a
+threshold t on a gallery of N faces of S people is modelled as
 
-    FPIR(t, N) = 1 - (1 - p(t)) ** N,   so   t(N, fpir) = q(1 - (1 - fpir) ** (1 / N))
+    FPIR(t) = 1 - (1 - p(t)) ** C,   so   t = q(1 - (1 - fpir) ** (1 / C)),   C = S ** (1 - b) * N ** b
 
 where p(t) is the share of impostor pairs (two different people) closer than t and q its inverse.
+C counts the stranger's independent chances: N when every face is another person (b = 1), fewer
+when people enrol several photos, which resemble each other and so fail together. The exponent b
+is fitted per model on CelebA training people (``faceprint.fit.celeba_chips``), never on the people
+it is checked on (``bench/bench_identification.py``).
 q is fitted per model on data that is not LFW View 2 (LFW View 1 people and CelebA identities):
 empirical quantiles where there are enough impostor pairs, and below that a straight line in probit
 space fitted to the lowest impostor distances (the lower tail of the impostor distribution is close
@@ -152,7 +156,8 @@ def per_pair_rate(faces: int, fpir: float) -> float:
     """The impostor-pair false accept rate p that gives ``fpir`` over ``faces`` independent chances.
 
     Args:
-        faces: faces in the gallery (at least 1 is assumed).
+        faces: faces in the gallery, or a stranger's independent chances (``chances``; at least 1
+            is assumed).
         fpir: the false positive identification rate.
 
     Returns:
@@ -162,7 +167,7 @@ def per_pair_rate(faces: int, fpir: float) -> float:
         BadInput: ``fpir`` does not lie strictly between 0 and 1.
     """
     check_fpir(fpir)
-    return -math.expm1(math.log1p(-fpir) / max(int(faces), 1))
+    return -math.expm1(math.log1p(-fpir) / max(float(faces), 1.0))
 
 
 def quantile(model_entry: dict[str, Any], p: float) -> float:
@@ -191,7 +196,28 @@ def quantile(model_entry: dict[str, Any], p: float) -> float:
     return float(tail["a"] + tail["b"] * NormalDist().inv_cdf(p))
 
 
-def identification_threshold(model: str, faces: int, fpir: float = DEFAULT_FPIR) -> float:
+def chances(model: str, faces: int, subjects: int | None = None) -> float:
+    """A stranger's independent chances of being named in a gallery: ``S ** (1 - b) * N ** b``.
+
+    Args:
+        model: the embedding model (its fitted exponent b, ``faces_exponent``; 1 when none).
+        faces: faces in the gallery (N).
+        subjects: people they belong to (S); None counts every face as a chance.
+
+    Returns:
+        C, between S and N.
+    """
+    entry = _fitted_entry(IDENTIFICATION_TABLE, model) or {}
+    b = float(entry.get("faces_exponent", 1.0))
+    n = max(float(faces), 1.0)
+    if subjects is None or subjects >= faces:
+        return n
+    s = max(float(subjects), 1.0)
+    return s ** (1.0 - b) * n ** b
+
+
+def identification_threshold(model: str, faces: int, fpir: float = DEFAULT_FPIR,
+                             subjects: int | None = None) -> float:
     """The default identification threshold for a gallery of ``faces`` faces of ``model``.
 
     Falls back to the model's verification threshold only for models with no fitted entry (a
@@ -201,6 +227,7 @@ def identification_threshold(model: str, faces: int, fpir: float = DEFAULT_FPIR)
         model: the embedding model.
         faces: faces in the gallery.
         fpir: the false positive identification rate to meet.
+        subjects: the people those faces belong to (None: as many as faces, the strictest).
 
     Returns:
         The Euclidean threshold between unit vectors.
@@ -208,7 +235,7 @@ def identification_threshold(model: str, faces: int, fpir: float = DEFAULT_FPIR)
     Raises:
         BadInput: ``fpir`` does not lie strictly between 0 and 1.
     """
-    t = impostor_quantile(model, per_pair_rate(faces, fpir))
+    t = impostor_quantile(model, per_pair_rate(chances(model, faces, subjects), fpir))
     if t is None:
         return threshold_for(model) if not model.endswith(".onnx") else 0.6
     return t

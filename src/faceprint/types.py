@@ -64,6 +64,8 @@ class Detection:
         yaw: how far the head is turned, from the 5 points (``pipeline.detect.estimate_yaw``):
             about the sine of the yaw angle, 0 frontal, +-1 full profile, positive when the nose
             points to the image's right; None when it was not estimated.
+        quality: how fit the face is for recognition, 0 (useless) to 1 (ideal), from what the
+            detector saw (``faceprint.quality``); None when it was not scored.
     """
 
     box: Box
@@ -73,6 +75,7 @@ class Detection:
     detector: str = ""
     keypoints: np.ndarray | None = None
     yaw: float | None = None
+    quality: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The face as JSON-ready values.
@@ -90,6 +93,8 @@ class Detection:
             out["landmarks68"] = np.round(self.landmarks68, 2).tolist()
         if self.yaw is not None:
             out["yaw"] = round(float(self.yaw), 3)
+        if self.quality is not None:
+            out["quality"] = round(float(self.quality), 3)
         return out
 
 
@@ -116,11 +121,14 @@ class Embedding:
         vector: the unit vector (float32).
         model: the model that made it; vectors of different models are not comparable.
         detection: the face it describes, when a detector placed it.
+        quality: how fit the face is for recognition, 0 to 1, from the detection, the aligned
+            chip and the network (``faceprint.quality``); None when it was not scored.
     """
 
     vector: np.ndarray
     model: str
     detection: Detection | None = None
+    quality: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The embedding as JSON-ready values.
@@ -131,6 +139,8 @@ class Embedding:
         out: dict[str, Any] = {"model": self.model, "vector": [round(float(v), 6) for v in self.vector]}
         if self.detection is not None:
             out["face"] = self.detection.to_dict()
+        if self.quality is not None:
+            out["quality"] = round(float(self.quality), 3)
         return out
 
 

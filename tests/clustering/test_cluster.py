@@ -45,15 +45,14 @@ def test_average_linkage_equals_scipy(threshold: float, split: bool, monkeypatch
     assert pairwise_scores(ours, reference)["f1"] == 1.0
 
 
-def test_too_many_linked_faces_are_refused_with_the_real_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A collection bigger than the in-memory limit is one linked group (as real ones are): the
-    error says how many faces fit and why, not to lower the threshold (that changes the answer)."""
+def test_exact_linkage_refuses_past_its_memory_limit_and_the_graph_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exact matrix method keeps its limit (and says why); the default graph method takes a
+    collection past it, and the CLI's help no longer tells users to split their photos."""
     from typer.testing import CliRunner
 
     from faceprint.cli.main import app
     from faceprint.clustering import linkage
 
-    limit = linkage.MAX_BLOCK
     monkeypatch.setattr(linkage, "DIRECT", 20)
     monkeypatch.setattr(linkage, "MAX_BLOCK", 50)
     rng = np.random.default_rng(2)
@@ -62,10 +61,12 @@ def test_too_many_linked_faces_are_refused_with_the_real_limit(monkeypatch: pyte
         average_linkage(x, 0.5)
     message = str(caught.value)
     assert "60 of the 60 faces" in message and "at most 50 faces" in message
-    assert "exact average linkage in memory" in message and "lower the threshold" not in message
-    assert cluster_vectors(x[:50], 0.5).max() == 0  # at the limit it still clusters
+    with pytest.raises(BadInput, match="at most 50 faces"):
+        cluster_vectors(x, 0.5, method="exact")
+    assert cluster_vectors(x[:50], 0.5, method="exact").max() == 0  # at the limit it still clusters
+    assert (cluster_vectors(x, 0.5) == 0).all()  # the graph: one person, no limit
     help_text = " ".join(CliRunner().invoke(app, ["cluster", "--help"]).output.split())
-    assert "exact average linkage in memory" in help_text and f"{limit:,} faces per run" in help_text
+    assert "Any number of faces" in help_text and "12,000" not in help_text
 
 
 def test_faces_of_one_photo_never_share_a_cluster() -> None:
@@ -228,14 +229,20 @@ def test_cluster_mixed_lfw_folder(mixed_folder: Path) -> None:
     # the same-photo rule: no cluster holds two faces of one photo
     for c in result.clusters:
         assert len(c.sources) == len(c.faces)
-    labels = result.labels
-    people = [truth(ref) for ref in result.faces]
+    # faces of poor quality (the grid's small tiles may be) are left unclustered: score the rest
+    from faceprint.quality import is_poor
+
+    poor = {(r.source, k) for r in results for k, f in enumerate(r.faces) if is_poor(f.quality)}
+    assert all((f.source, f.face) not in poor for c in result.clusters for f in c.faces)
+    scored = [i for i, ref in enumerate(result.faces) if (ref.source, ref.face) not in poor]
+    labels = result.labels[scored]
+    people = [truth(result.faces[i]) for i in scored]
     scores = bcubed_scores(people, labels)
     assert scores["f1"] >= 0.95, scores  # measured 1.0 (every face of the 6 people in its own person's cluster)
     assert len(result.clusters) == len(PEOPLE)
     assert LONER in [truth(f) for f in result.unclustered]
     assert all(truth(f) in PEOPLE for c in result.clusters for f in c.faces)
-    assert json.loads(json.dumps(result.to_dict()))["clusters"][0]["size"] == 4
+    assert json.loads(json.dumps(result.to_dict()))["clusters"][0]["size"] >= 3
 
 
 @pytest.mark.slow

@@ -245,7 +245,7 @@ def test_schema_migration_and_uris(tmp_path: Path) -> None:
         db.executescript(_SCHEMA_V1)
         db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
     with Gallery(f"sqlite:///{old}") as g:
-        assert g._store.meta("schema_version") == "2" and len(g) == 0
+        assert g._store.meta("schema_version") == "3" and len(g) == 0
     with pytest.raises(GalleryError, match="no gallery backend"):
         open_store("redis://localhost:6379/faces")
     with pytest.raises(GalleryError, match="no gallery here"):

@@ -89,7 +89,8 @@ def test_calibrate_on_gallery_reports_dir_and_is_used(split_vectors, tmp_path: P
         assert result["threshold_ci95"][0] <= result["threshold"] <= result["threshold_ci95"][1]
         g.save_threshold({k: result[k] for k in ("threshold", "fpir", "dir")})
         assert g.threshold() == pytest.approx(result["threshold"])
-        assert g.threshold(fpir=0.01) == pytest.approx(thresholds.identification_threshold("dlib", len(g), 0.01))
+        assert g.threshold(fpir=0.01) == pytest.approx(
+            thresholds.identification_threshold("dlib", len(g), 0.01, subjects=len(g.subjects())))
 
 
 @pytest.mark.slow

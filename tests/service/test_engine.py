@@ -50,7 +50,7 @@ def test_a_bug_met_by_one_image_fails_only_its_own_job(group_photo, monkeypatch)
     engine = Engine()
     try:
         engine.warm()
-        real_detect, real_embed = engine.pipeline.detect, engine.pipeline.embedder.embed_prepared
+        real_detect, real_embed = engine.pipeline.detect, engine.pipeline.embedder.embed_prepared_signals
 
         def detect(image, **options):
             if image.shape[0] == 97:  # the poisoned image
@@ -72,7 +72,7 @@ def test_a_bug_met_by_one_image_fails_only_its_own_job(group_photo, monkeypatch)
                 raise RuntimeError("a bug in the network")
             return real_embed(chips)
 
-        monkeypatch.setattr(engine.pipeline.embedder, "embed_prepared", embed)
+        monkeypatch.setattr(engine.pipeline.embedder, "embed_prepared_signals", embed)
         one, two = engine.run([ImageJob(good, "a"), ImageJob(good, "b")])
         assert np.allclose(one.vectors, first.vectors, atol=1e-5) and isinstance(two, RuntimeError)
 
@@ -81,7 +81,7 @@ def test_a_bug_met_by_one_image_fails_only_its_own_job(group_photo, monkeypatch)
             raise RuntimeError("a bug in the network")
 
         calls.clear()
-        monkeypatch.setattr(engine.pipeline.embedder, "embed_prepared", broken)
+        monkeypatch.setattr(engine.pipeline.embedder, "embed_prepared_signals", broken)
         (alone,) = engine.run([ImageJob(good, "a")])  # one image: its failure is not tried twice
         assert isinstance(alone, RuntimeError) and calls == [first.found]
 
@@ -90,7 +90,7 @@ def test_a_bug_met_by_one_image_fails_only_its_own_job(group_photo, monkeypatch)
             raise fe.ModelNotAvailable("the model file is missing")
 
         calls.clear()
-        monkeypatch.setattr(engine.pipeline.embedder, "embed_prepared", missing)
+        monkeypatch.setattr(engine.pipeline.embedder, "embed_prepared_signals", missing)
         both = engine.run([ImageJob(good, "a"), ImageJob(good, "b")])
         assert all(isinstance(r, fe.ModelNotAvailable) for r in both) and len(calls) == 1
     finally:

@@ -146,7 +146,7 @@ def test_tracker_keeps_identity_when_two_faces_swap_detection_order() -> None:
     assert t3[0].id == 1
 
 
-def test_tracker_ends_a_track_after_max_misses() -> None:
+def test_tracker_ends_a_track_after_max_misses_and_reidentifies_it_by_embedding() -> None:
     tracker = FaceTracker(gate=0.4, max_misses=1)
     grey = _frame([(_patch(1), 50, 50)])
     tracker.update(0, 0.0, grey, [_det(50, 50)], _unit(1)[None])
@@ -154,23 +154,29 @@ def test_tracker_ends_a_track_after_max_misses() -> None:
     assert len(tracker.live) == 1
     tracker.update(2, 0.2, _frame([]), [], np.zeros((0, 128), np.float32))
     assert tracker.live == []
-    tracker.update(3, 0.3, grey, [_det(50, 50)], _unit(1)[None])
-    assert len(tracker.tracks) == 2  # an ended track is not revived
+    # the same face comes back elsewhere: the same track, by its embedding; another face: a new one
+    back = tracker.update(3, 0.3, _frame([(_patch(1), 150, 100)]), [_det(150, 100)], _unit(1)[None])
+    assert back[0].id == 1 and back[0].alive
+    other = tracker.update(4, 0.4, _frame([(_patch(2), 150, 100)]), [_det(150, 100)], _unit(2)[None])
+    assert other[0].id == 2
 
 
-def test_track_keeps_only_the_running_sum_of_its_embeddings() -> None:
+def test_track_keeps_a_bounded_number_of_its_embeddings() -> None:
     """A camera run until Ctrl-C: a track must not keep every embedding it was given."""
+    from faceprint.video.tracker import BEST_EXEMPLARS, MAX_SAMPLES, RECENT_EXEMPLARS
+
     tracker = FaceTracker(gate=0.4)
     grey = _frame([(_patch(1), 50, 50)])
-    vecs = [_unit(1) + 0.01 * _unit(100 + i) for i in range(200)]
+    vecs = [_unit(1) + 0.01 * _unit(100 + i) for i in range(3 * MAX_SAMPLES)]
     for frame, vec in enumerate(vecs):
         tracker.update(frame, frame / 10, grey, [_det(50, 50)], vec[None])
     (track,) = tracker.finish()
-    assert track.detections == 200
-    held = [v for v in vars(track).values() if isinstance(v, list) and v is not track.points]
-    assert held == []  # only the boxes grow with the run
-    mean = np.mean(vecs, axis=0)
-    assert track.mean_vector == pytest.approx(mean / np.linalg.norm(mean), abs=1e-5)
+    assert track.detections == 3 * MAX_SAMPLES
+    assert MAX_SAMPLES // 2 <= len(track.samples) <= MAX_SAMPLES
+    frames = [s.frame for s in track.samples]
+    assert frames == sorted(frames) and frames[-1] >= 3 * MAX_SAMPLES - 4  # spread over the run, in order
+    assert len(track.exemplars) == RECENT_EXEMPLARS + BEST_EXEMPLARS
+    assert [s.frame for s in track.exemplars.recent] == list(range(3 * MAX_SAMPLES - 4, 3 * MAX_SAMPLES))
 
 
 def test_vote() -> None:
@@ -178,11 +184,24 @@ def test_vote() -> None:
     result = vote([("ann", 0.3), ("ann", 0.5), ("ann", 0.6)], 0.4)
     assert result.name == UNKNOWN and result.votes == {UNKNOWN: 2, "ann": 1}
     assert result.distance == pytest.approx(0.5)  # median nearest distance over all frames
-    tie = vote([("ann", 0.35), ("bob", 0.2)], 0.4)
-    assert tie.name == "bob" and tie.distance == pytest.approx(0.2)
-    assert vote([("ann", 0.1), ("ann", 0.9)], 0.4).name == "ann"  # a name beats unknown on a tie
+    near = vote([("ann", 0.35), ("bob", 0.2)], 0.4)  # one frame each: the nearer one weighs more
+    assert near.name == "bob" and near.distance == pytest.approx(0.2)
+    assert near.confidence == pytest.approx(0.5 / (0.5 + 0.125))
     assert vote([], 0.4).name == UNKNOWN
     assert vote([(None, float("inf"))], 0.4).to_dict()["distance"] is None
+
+
+def test_vote_weighs_distance_and_quality_and_names_only_with_a_majority_of_the_evidence() -> None:
+    # three frames barely within the threshold do not outweigh two clear ones
+    frames = [("ann", 0.39), ("ann", 0.39), ("ann", 0.39), ("bob", 0.1), ("bob", 0.1)]
+    assert vote(frames, 0.4).name == "bob"
+    # poor faces count for little: the same frames, bob's faces scored poor
+    assert vote(frames, 0.4, [1.0, 1.0, 1.0, 0.01, 0.01]).name == "ann"
+    # split evidence between two names: no name (a wrong name is worse than none)
+    split = vote([("ann", 0.2), ("ann", 0.2), ("bob", 0.2), ("bob", 0.2), ("bob", 0.3), ("cy", 0.6)], 0.4)
+    assert split.name == UNKNOWN and split.votes == {"bob": 3, "ann": 2, UNKNOWN: 1}
+    assert split.weights["bob"] > split.weights["ann"]
+    assert vote([("ann", 0.1), ("ann", 0.1), (None, 0.6)], 0.4).confidence == pytest.approx(1.5 / 2.0)
 
 
 # -- the whole run on a video built from LFW photos -------------------------------------------------
@@ -291,6 +310,11 @@ def test_cli_video_json_and_errors(clip: tuple[Path, Path], tmp_path: Path) -> N
     assert [t["name"] for t in data["tracks"]] == ["Colin_Powell", "Serena_Williams", "unknown"]
     assert [(t["first_s"], t["last_s"]) for t in data["tracks"]] == [(0.0, 1.8), (2.0, 3.8), (4.0, 4.8)]
     assert "boxes" not in data["tracks"][0] and data["processing_fps"] > 0 and data["detect_every"] == 5
+    # names with their evidence: confidence, identity, the frames where they hold; the shot cuts
+    assert [t["person"] for t in data["tracks"]] == ["Colin_Powell", "Serena_Williams", "unknown 1"]
+    assert all(t["confidence"] > 0.5 for t in data["tracks"])
+    assert [t["ranges"] for t in data["tracks"]] == [[[0, 9]], [[10, 19]], [[20, 24]]]
+    assert data["cuts"] == [10, 20]
 
     missing = runner.invoke(app, ["video", str(tmp_path / "nope.mp4"), "-g", str(db)])
     assert missing.exit_code == 1 and "no such video file" in missing.output and "Traceback" not in missing.output

@@ -22,6 +22,11 @@ def calibrate(
     gallery: Optional[Path] = typer.Option(None, "--gallery", "-g", help="Calibrate identification on this gallery "
                                            "instead: ROOT holds probes (enrolled people's other photos, and strangers)."),
     fpir: float = typer.Option(1e-2, "--fpir", help="With --gallery: false positive identification rate to meet."),
+    min_quality: Optional[float] = typer.Option(None, "--min-quality", min=0.0, max=1.0,
+                                                help="With --gallery: the quality floor under which identify answers "
+                                                     "\"unknown\"; probes below it are never named here either "
+                                                     "(default: the gallery's floor, 0.35 unless set). --save keeps "
+                                                     "it with the threshold."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens on stderr."),
 ) -> None:
     """Choose the threshold that meets a false accept rate on your own labelled photos, with a
@@ -29,13 +34,15 @@ def calibrate(
 
     With --gallery: the identification threshold that names at most --fpir of strangers searched
     against that gallery, and the DIR (detection and identification rate) it gives; --save keeps it
-    in the gallery for `faceprint identify`. Example: faceprint calibrate probes/ -g team.db --fpir 0.01 --save
+    in the gallery for `faceprint identify`. Faces below the quality floor count as identify counts
+    them (never named), and --save keeps that floor too, so identify decides as calibrated.
+    Example: faceprint calibrate probes/ -g team.db --fpir 0.01 --save
     """
     if not 0 <= far < 1:
         fail(f"--far must lie between 0 and 1 (e.g. 0.001), not {far:g}")
     if gallery is not None:
         check_rate(fpir, "--fpir")  # before the gallery is opened and the probes embedded
-        return _calibrate_gallery(root, gallery, fpir, save, workers, verbose)
+        return _calibrate_gallery(root, gallery, fpir, save, workers, verbose, min_quality)
     from faceprint.fit.verification import calibrate_folder
     from faceprint.thresholds import save_threshold
 
@@ -50,7 +57,8 @@ def calibrate(
         emit(result)
 
 
-def _calibrate_gallery(root: Path, gallery: Path, fpir: float, save: bool, workers: int, verbose: bool) -> None:
+def _calibrate_gallery(root: Path, gallery: Path, fpir: float, save: bool, workers: int, verbose: bool,
+                       min_quality: float | None) -> None:
     """The identification threshold of one gallery at an FPIR, and its DIR (``fit.identification``)."""
     from faceprint.fit.identification import calibrate_folder
     from faceprint.gallery import Gallery
@@ -59,9 +67,10 @@ def _calibrate_gallery(root: Path, gallery: Path, fpir: float, save: bool, worke
     with friendly_errors(), Gallery(gallery, create=False) as g:
         if not root.is_dir():
             fail(f"{root}: not a folder")
-        result = calibrate_folder(g, root, fpir, workers, progress=True)
+        result = calibrate_folder(g, root, fpir, workers, progress=True, min_quality=min_quality)
         if save:
-            g.save_threshold({k: result[k] for k in ("threshold", "fpir", "dir", "strangers", "gallery_faces")}
-                             | {"source": str(root)})
+            g.save_threshold({k: result[k] for k in ("threshold", "fpir", "dir", "strangers", "gallery_faces",
+                                                     "min_quality")} | {"source": str(root)})
+            g.quality_floor(result["min_quality"])
             result["saved_to"] = f"{g.path} (used by `faceprint identify` when no --threshold/--fpir is given)"
         emit(result)

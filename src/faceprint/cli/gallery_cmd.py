@@ -68,6 +68,13 @@ def enrol(
                                         help="Model for a new gallery (default dlib; an existing one keeps its own)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes embedding in parallel."),
     keep_photos: bool = typer.Option(False, "--keep-photos", help="Store the photo files in the gallery too."),
+    min_quality: Optional[float] = typer.Option(
+        None, "--min-quality", min=0.0, max=1.0,
+        help="Refuse photos whose quality score (0-1) is below this (default: the gallery's setting; "
+             "none saved: poor photos are enrolled with a note)."),
+    save_min_quality: bool = typer.Option(False, "--save-min-quality",
+                                          help="Keep --min-quality as the gallery's setting for later enrols."),
+    allow_poor: bool = typer.Option(False, "--allow-poor", help="Refuse no photo for its quality (still noted)."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     verbose: bool = VerboseOpt,
 ) -> None:
@@ -77,11 +84,17 @@ def enrol(
     interrupted enrol can simply be run again. Bad files and photos without a face are listed in
     `problems` and skipped; the rest goes in. Each batch of 64 photos is one transaction.
 
+    Each face gets a quality score from 0 to 1 (size, sharpness, pose: see docs/quality.md). Poor
+    photos (below 0.35) are listed in `notes` with their score and why; below --min-quality (or
+    the gallery's saved setting) they are refused and listed in `problems`.
+
     Examples:
 
         faceprint gallery enrol people/ -g team.db              # people/<name>/*.jpg
 
         faceprint gallery enrol ada1.jpg ada2.jpg --name "Ada Lovelace" -g team.db
+
+        faceprint gallery enrol people/ -g team.db --min-quality 0.5 --save-min-quality
     """
     from faceprint.errors import BadInput
 
@@ -98,11 +111,16 @@ def enrol(
             files = expand_inputs(inputs)
             if not files:
                 raise BadInput("no photos found in the given inputs")
+        if save_min_quality and min_quality is None:
+            raise BadInput("--save-min-quality needs --min-quality X (0-1): the floor to save")
         with _open(path, create=True, model=model) as g:
+            if save_min_quality:
+                g.min_quality = min_quality
+            rule = {"min_quality": min_quality, "allow_poor": allow_poor}
             if name is None:
-                report = g.enrol_folder(inputs[0], progress=progress, workers=workers, keep_photos=keep_photos)
+                report = g.enrol_folder(inputs[0], progress=progress, workers=workers, keep_photos=keep_photos, **rule)
             else:
-                report = g.enrol(name, files, progress=progress, workers=workers, keep_photos=keep_photos)
+                report = g.enrol(name, files, progress=progress, workers=workers, keep_photos=keep_photos, **rule)
             document = report.to_dict()
             emit({"gallery": str(g.path), **document, "faces": len(g), "subjects": len(g.subjects())})
         exit_if_nothing_done(report.added + report.skipped_duplicates, len(report.problems),
@@ -231,15 +249,21 @@ def identify(
     fpir: Optional[float] = typer.Option(None, "--fpir", help="Use the default threshold for this false positive "
                                          "identification rate at the gallery's size (default 0.01, or the "
                                          "threshold `faceprint calibrate --gallery --save` kept)."),
+    min_quality: Optional[float] = typer.Option(None, "--min-quality", min=0.0, max=1.0,
+                                                help="A face whose quality (0-1) is below this is \"unknown\" whatever "
+                                                     "its distance (default: the gallery's floor, 0.35 unless "
+                                                     "`faceprint calibrate --gallery --save --min-quality` set it)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results to a .csv or .json file."),
     draw: Optional[Path] = typer.Option(None, "--draw", help="Draw names on the boxes: a file for one photo, a folder for several."),
     verbose: bool = VerboseOpt,
 ) -> None:
-    """Every face in each photo -> its nearest enrolled people, and a name or "unknown".
+    """Every face in each photo -> its nearest enrolled people, and a name or "unknown" with the
+    reason ("poor quality 0.21 < 0.35": too small, blurred or turned to be named safely; or "no
+    match within threshold").
 
     The default threshold keeps strangers out at a stated false positive identification rate
-    (1 % unless --fpir) for the gallery's size: a stranger searched against N faces gets N chances,
-    so it tightens as the gallery grows. The JSON says which threshold was used and where it came from.
+    (1 % unless --fpir) for the gallery's size: a stranger searched against N faces gets up to N
+    chances (fewer when people enrol several photos each), so it tightens as the gallery grows. The JSON says which threshold was used and where it came from.
 
     Examples:
 
@@ -256,6 +280,7 @@ def identify(
         if not files:
             fail("no photos found in the given inputs")
         limit, how = (threshold, "given") if threshold is not None else g.threshold_and_source(fpir)
+        floor = g.quality_floor() if min_quality is None else min_quality
         if output is not None:
             check_writable(output)  # before the work, not after it
         if draw is not None and len(files) > 1:
@@ -267,7 +292,7 @@ def identify(
             from faceprint.images import load_image
 
             rgb = load_image(path)
-            found = g.identify(rgb, top_k, limit)
+            found = g.identify(rgb, top_k, limit, min_quality=floor)
             if draw is not None:
                 target = draw / f"{path.stem}_named.jpg" if len(files) > 1 else draw
                 _draw_names(rgb, found, target)
@@ -275,7 +300,7 @@ def identify(
 
         results, errors = process_images(files, "identifying", work)
         document = {"gallery": str(g.path), "model": g.model, "threshold": limit, "threshold_from": how,
-                    "results": results, "errors": errors}
+                    "min_quality": floor, "results": results, "errors": errors}
         if output is not None:
             _write(output, document)
             document = {k: v for k, v in document.items() if k != "results"} | {"written": str(output),
@@ -294,12 +319,13 @@ def _write(path: Path, document: dict) -> None:
         with open(path, "w", newline="") as fh:
             out = csv.writer(fh)
             out.writerow(["image", "face", "left", "top", "right", "bottom", "name", "distance", "threshold",
-                          "candidates"])
+                          "candidates", "reason"])
             for row in document["results"]:
                 for number, face in enumerate(row["faces"]):
                     out.writerow([row["image"], number, *face["face"]["box"], face["name"], face["distance"],
                                   face["threshold"],
-                                  ";".join(f"{c['subject']}:{c['distance']:.4f}" for c in face["candidates"])])
+                                  ";".join(f"{c['subject']}:{c['distance']:.4f}" for c in face["candidates"]),
+                                  face.get("reason", "")])
     else:
         path.write_text(jsonout.dumps(document) + "\n")  # strict JSON, as the CLI prints it
 

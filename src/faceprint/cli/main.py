@@ -257,6 +257,9 @@ def _add_subcommands() -> None:
     from faceprint.cli.gallery_cmd import app as gallery_app, identify as identify_command
     app.add_typer(gallery_app, name="gallery")
     app.command("identify")(identify_command)
+    from faceprint.cli.people_cmd import add_photos as add_photos_command, app as people_app
+    gallery_app.command("add-photos")(add_photos_command)
+    app.add_typer(people_app, name="people")
     from faceprint.cli.serve_cmd import keys_app, serve
     app.command("serve")(serve)
     app.add_typer(keys_app, name="keys")

@@ -25,6 +25,9 @@ def video(
                                               "a frame votes for its nearest person (default: the gallery's)."),
     fpir: Optional[float] = typer.Option(None, "--fpir", help="Use the gallery's default threshold for this false "
                                          "positive identification rate (default 0.01)."),
+    min_quality: Optional[float] = typer.Option(None, "--min-quality", min=0.0, max=1.0,
+                                                help="Faces scoring below this quality (0-1) vote for no name "
+                                                     "(default: the gallery's floor, 0.35 unless set)."),
     annotate: Optional[Path] = typer.Option(None, "--annotate", "-a", help="Also write a copy with named boxes "
                                             "(.mp4 or .avi)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the JSON timeline to this file."),
@@ -42,10 +45,17 @@ def video(
 ) -> None:
     """Who appears in a video, and when: a JSON timeline of tracked faces.
 
-    Faces are detected every N frames and followed in between; each track is named by a vote of
-    the frames where it was detected against the gallery (a frame votes "unknown" beyond the
-    threshold). Each track gets its name, median distance, votes, first/last time (seconds) and
-    its box in every frame. `processing_fps` says how fast it ran.
+    Faces are detected every N frames and followed in between (and back to a shot cut). A face
+    continues a track only when its embedding is near the track's own faces; at a shot cut nothing
+    continues by place, and a track whose faces or votes show two people is split in two. Each track is named by a vote of its detection frames against the gallery, weighted by
+    distance and face quality (a frame votes "unknown" beyond the threshold); a name needs more than
+    half of the weight, else the track stays "unknown": a wrong name is worse than none.
+
+    Each track gets its name, `confidence` (its share of the vote), `person` (the name, or
+    "unknown N" shared by every track of one unnamed face), `ranges` (the frames where it holds),
+    votes, first/last time (seconds) and its box in every frame; `cuts` lists the shot cuts and
+    `processing_fps` says how fast it ran. The annotated copy labels each box "#track name
+    confidence".
 
     Examples:
 
@@ -70,8 +80,8 @@ def video(
             store.close()
             fail("--detector and --model are for runs without a gallery: a gallery names faces with its own "
                  "pipeline")
-        if store is None and (threshold is not None or fpir is not None):
-            fail("--threshold and --fpir need a gallery (--gallery FILE) to name faces with")
+        if store is None and (threshold is not None or fpir is not None or min_quality is not None):
+            fail("--threshold, --fpir and --min-quality need a gallery (--gallery FILE) to name faces with")
         config = None
         if store is None and (detector or model):
             from faceprint.pipeline.pipeline import PipelineConfig
@@ -80,7 +90,8 @@ def video(
         try:
             total = max_frames or _frame_count(source)
             with progress_bar(total if progress else 0, "frames") as advance:
-                timeline = track_video(source, store, threshold=threshold, fpir=fpir, detect_every=every,
+                timeline = track_video(source, store, threshold=threshold, fpir=fpir, min_quality=min_quality,
+                                       detect_every=every,
                                        config=config, annotate=annotate, max_frames=max_frames,
                                        min_detections=min_detections, progress=advance)
         finally:

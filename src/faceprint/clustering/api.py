@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from faceprint.clustering.neighbours import Neighbours
 from faceprint.errors import BadInput
 from faceprint.thresholds import cluster_threshold
 from faceprint.types import Box, ImageFaces
@@ -30,6 +31,32 @@ def default_threshold(model: str) -> float:
         UnknownModel: ``model`` has no fitted cut and is not registered.
     """
     return cluster_threshold(model)
+
+
+def adaptive_cut(model: str) -> Callable[[int], float] | None:
+    """The rule ``cluster`` uses to lower the cut for collections of many people.
+
+    The best average-linkage cut falls as a collection holds more people (more look-alikes):
+    0.39 suits collections of a few hundred people, less suits thousands. The rule maps the
+    number of clusters found at the model's cut (an estimate of the number of people) to a cut,
+    interpolated in log(clusters) between the points of ``cluster_thresholds.json``'s
+    ``many_people`` entry (fitted by ``python -m faceprint.fit.clustering --many-people``).
+
+    Args:
+        model: the embedding model.
+
+    Returns:
+        ``clusters -> cut``, or None when the model has no such entry.
+    """
+    import json
+
+    from faceprint.thresholds import CLUSTER_TABLE
+
+    entry = json.loads(CLUSTER_TABLE.read_text()).get("models", {}).get(model, {}).get("many_people")
+    if not entry:
+        return None
+    xs, ys = np.log(np.asarray(entry["clusters"], np.float64)), np.asarray(entry["threshold"], np.float64)
+    return lambda clusters: float(np.interp(np.log(max(int(clusters), 1)), xs, ys))
 
 
 @dataclass(frozen=True)
@@ -68,9 +95,11 @@ class ClusterResult:
 
     Attributes:
         clusters: largest first; no cluster holds two faces of one photo.
-        unclustered: faces in no cluster (their group was smaller than ``min_size``).
+        unclustered: faces in no cluster (their group was smaller than ``min_size``, or their
+            quality poor).
         problems: ``(source, why)`` for each photo that could not be read or has no face.
-        threshold: the average-linkage cut used (Euclidean distance of unit vectors).
+        threshold: the average-linkage cut used (Euclidean distance of unit vectors), after
+            ``adaptive_cut`` when the caller gave none.
         model, signature: what made the vectors.
         labels: cluster id per face in ``faces`` order (-1 unclustered).
         faces: every face clustered, photo by photo.
@@ -97,8 +126,18 @@ class ClusterResult:
 
 
 def cluster_vectors(vectors: np.ndarray, threshold: float, groups: Sequence[int] | None = None,
-                    min_size: int = 2) -> np.ndarray:
-    """Cluster labels of unit vectors by average linkage, vectors of one group never together.
+                    min_size: int = 2, *, cannot_link: Iterable[tuple[int, int]] | None = None,
+                    seeds: Sequence[int] | None = None, quality: Sequence[float | None] | None = None,
+                    neighbours: Neighbours | None = None, progress: bool | Callable[[int], None] | None = None,
+                    method: str = "auto", adapt: Callable[[int], float] | None = None) -> np.ndarray:
+    """Cluster labels of unit vectors by average linkage, with rules on what may share a cluster.
+
+    Average linkage cut at ``threshold``, merged along a k-nearest-neighbour graph
+    (``faceprint.clustering.graph``): memory O(faces x k), not O(faces^2), so there is no limit on
+    the number of faces. ``method="exact"`` uses the full distance matrix instead (at most
+    ``linkage.MAX_BLOCK`` linked faces; no ``cannot_link`` or ``seeds``): the same clusters,
+    faster on a few thousand faces, so ``auto`` takes it up to ``linkage.DIRECT`` faces when no
+    rule but ``groups`` and no ``neighbours`` is given.
 
     Args:
         vectors: unit vectors, one row each.
@@ -106,20 +145,135 @@ def cluster_vectors(vectors: np.ndarray, threshold: float, groups: Sequence[int]
         groups: a group (photo) number per vector; two vectors of one group are never in one
             cluster. None: no such rule.
         min_size: clusters smaller than this are labelled -1.
+        cannot_link: ``(i, j)`` row pairs never put in one cluster (a user's "not this person").
+        seeds: a seed per vector, -1 for none (a user's corrections): vectors with one seed end
+            in one cluster (which may grow), and two different seeds never share a cluster.
+        quality: a score per vector (``faceprint.quality``; None: not scored); vectors that
+            ``faceprint.quality.is_poor`` takes for poor are left unclustered (-1) and take no
+            part, unless seeded.
+        neighbours: the nearest-neighbour search to build the graph with, ``(queries, k) ->
+            (row indices, distances)`` (e.g. a gallery's own index); None: exact numpy search,
+            or faiss HNSW above ``neighbours.ANN_MIN_FACES`` faces when installed.
+        progress: True for progress bars on stderr, or a callable given counts done (the
+            neighbour search counts faces, then the merging counts faces again: 2 x N in all).
+        method: ``auto`` (the default), ``graph`` or ``exact``.
+        adapt: given the number of clusters found at ``threshold`` (an estimate of the number of
+            people), a lower cut to use instead (``adaptive_cut``: the more people, the more
+            look-alikes, the lower the best cut); None keeps ``threshold``.
 
     Returns:
         A label per vector: 0 for the largest cluster, 1 for the next, ..., -1 for unclustered.
 
     Raises:
-        BadInput: more vectors than exact average linkage holds in memory (``linkage.MAX_BLOCK``).
+        BadInput: arrays of the wrong length, cannot-link pairs or seeds out of range, an
+            unknown ``method``, or (``exact``) more linked vectors than fit in memory.
     """
+    from faceprint.clustering.graph import graph_average_linkage
     from faceprint.clustering.linkage import average_linkage, cut, drop_small
+    from faceprint.clustering.neighbours import knn_edges
+    from faceprint.progress import progress_callbacks
 
     vectors = np.asarray(vectors, np.float32)
-    if len(vectors) == 0:
+    n = len(vectors)
+    if n == 0:
         return np.zeros(0, np.int64)
-    merges = average_linkage(vectors, threshold, None if groups is None else np.asarray(groups))
-    return drop_small(cut(merges, len(vectors)), min_size)
+    if method not in ("auto", "graph", "exact"):
+        raise BadInput(f"method must be 'auto', 'graph' or 'exact', not {method!r}")
+    if vectors.ndim != 2:
+        raise BadInput(f"vectors must be a 2-D array (faces x dimensions), not shape {vectors.shape}")
+    group_ids = _per_vector(groups, n, "photo ids")
+    seed_ids = _per_vector(seeds, n, "seeds")
+    pairs = np.asarray(list(cannot_link) if cannot_link is not None else [], np.int64).reshape(-1, 2)
+    if pairs.size and (pairs.min() < 0 or pairs.max() >= n):
+        raise BadInput(f"cannot_link pairs must be row numbers 0..{n - 1}, got {int(pairs.min())}..{int(pairs.max())}")
+    active = np.ones(n, bool)
+    if quality is not None:
+        from faceprint.quality import is_poor
+
+        if len(quality) != n:
+            raise BadInput(f"got {len(quality)} quality scores for {n} vectors")
+        active = np.array([q is None or np.isnan(q) or not is_poor(float(q)) for q in quality], bool)
+        if seed_ids is not None:
+            active |= seed_ids >= 0
+    rows = np.flatnonzero(active)
+    if method == "auto":
+        from faceprint.clustering.linkage import DIRECT
+
+        simple = not pairs.size and (seed_ids is None or not (seed_ids >= 0).any()) and neighbours is None
+        method = "exact" if simple and len(rows) <= DIRECT else "graph"
+    labels = np.full(n, -1, np.int64)
+    part = vectors[rows]
+    tick, finish = progress_callbacks(progress, 2 * len(rows), "clustering")
+    try:
+        if method == "exact":
+            if pairs.size or (seed_ids is not None and (seed_ids >= 0).any()):
+                raise BadInput("method='exact' takes no cannot_link or seeds: use method='graph'")
+            merges = average_linkage(part, threshold, None if group_ids is None else group_ids[rows])
+            found = cut(merges, len(rows))
+            tick(2 * len(rows))
+        else:
+            search = None if neighbours is None else _restricted(neighbours, rows, n)
+            edges = knn_edges(part, threshold, neighbours=search, tick=tick)
+            tokens = _tokens(None if group_ids is None else group_ids[rows], pairs, rows, n)
+            found, merges = graph_average_linkage(part, threshold, edges, tokens,
+                                                  None if seed_ids is None else seed_ids[rows], tick)
+            tick(len(np.unique(found)))  # the merges ticked N - clusters
+    finally:
+        finish()
+    if adapt is not None:
+        lower = float(adapt(len(np.unique(found))))
+        if lower < threshold:
+            log.info("%d clusters at the cut %.3f: cutting at %.3f instead", len(np.unique(found)), threshold, lower)
+            found = cut(merges, len(rows), lower)
+    labels[rows] = found
+    return drop_small(labels, min_size, keep_negative=True)
+
+
+def _per_vector(values: Sequence[int] | None, n: int, what: str) -> np.ndarray | None:
+    """``values`` as an int array of length ``n`` (None stays None), or BadInput."""
+    if values is None:
+        return None
+    out = np.asarray(values)
+    if out.shape != (n,):
+        raise BadInput(f"got {len(out)} {what} for {n} vectors")
+    return out.astype(np.int64) if what == "seeds" else out
+
+
+def _restricted(neighbours: Neighbours, rows: np.ndarray, n: int) -> Neighbours:
+    """``neighbours`` over all ``n`` vectors, answering in positions of ``rows`` (the vectors
+    clustered); neighbours outside them come back as -1."""
+    if len(rows) == n:
+        return neighbours
+    position = np.full(n, -1, np.int64)
+    position[rows] = np.arange(len(rows))
+
+    def search(queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        ids, dist = neighbours(queries, k)
+        ids = np.asarray(ids)
+        return np.where(ids >= 0, position[np.clip(ids, 0, n - 1)], -1), dist
+
+    return search
+
+
+def _tokens(groups: np.ndarray | None, pairs: np.ndarray, rows: np.ndarray, n: int) -> dict[int, set[int]]:
+    """Rule tokens per row of the vectors clustered: its photo (when the photo holds another
+    face) and one per cannot-link pair; two faces sharing a token never share a cluster."""
+    tokens: dict[int, set[int]] = {}
+    count = 0
+    if groups is not None and len(groups):
+        _, ids, sizes = np.unique(groups, return_inverse=True, return_counts=True)
+        ids = ids.reshape(-1)
+        for row in np.flatnonzero(sizes[ids] > 1).tolist():
+            tokens[row] = {int(ids[row])}
+        count = len(sizes)
+    if pairs.size:
+        position = np.full(n, -1, np.int64)
+        position[rows] = np.arange(len(rows))
+        for t, (i, j) in enumerate(position[pairs].tolist()):
+            if i >= 0 and j >= 0:
+                tokens.setdefault(i, set()).add(count + t)
+                tokens.setdefault(j, set()).add(count + t)
+    return tokens
 
 
 def _checked_threshold(threshold: float) -> float:
@@ -133,11 +287,14 @@ def _checked_threshold(threshold: float) -> float:
 
 def cluster(items: Iterable[ImageFaces | str | Path], threshold: float | None = None, min_size: int = 2,
             model: str = "dlib", detector: str | None = None, workers: int = 1,
-            progress: bool | Callable[[int], None] = False, **options) -> ClusterResult:
+            progress: bool | Callable[[int], None] = False, cluster_progress: bool | Callable[[int], None] | None = None,
+            **options) -> ClusterResult:
     """Group every face of a collection into people; two faces of one photo are never one person.
 
-    Exact average linkage in memory: at most ``linkage.MAX_BLOCK`` (12,000) faces per call, about
-    576 MB; more raise BadInput (see ``faceprint.clustering.linkage``).
+    Average linkage on a nearest-neighbour graph (``cluster_vectors``): no limit on the number of
+    faces. Faces whose quality score is poor (``faceprint.quality.is_poor``) are left
+    unclustered. Without a ``threshold``, the model's cut is lowered for collections of thousands
+    of people (``adaptive_cut``).
 
     Args:
         items: ``ImageFaces`` from ``faceprint.embed_many`` (all of one pipeline signature), or
@@ -148,6 +305,8 @@ def cluster(items: Iterable[ImageFaces | str | Path], threshold: float | None = 
         detector: the face detector for photos; None for the default.
         workers: processes embedding photos in parallel.
         progress: True for a progress bar while embedding, or a callable given counts of photos done.
+        cluster_progress: the same for the clustering (``cluster_vectors``' ``progress``); None:
+            a bar when ``progress`` is True.
         **options: further pipeline settings for photos (``faceprint.embed_many``'s).
 
     Returns:
@@ -155,7 +314,7 @@ def cluster(items: Iterable[ImageFaces | str | Path], threshold: float | None = 
 
     Raises:
         BadInput: a bad ``threshold``, ``min_size`` or ``workers`` (before anything is embedded),
-            a mix of results and photos, results of different pipelines, or too many faces.
+            a mix of results and photos, or results of different pipelines.
 
     Example:
         >>> result = cluster(["party/1.jpg", "party/2.jpg", "party/3.jpg"])  # doctest: +SKIP
@@ -169,6 +328,7 @@ def cluster(items: Iterable[ImageFaces | str | Path], threshold: float | None = 
         raise BadInput(f"workers must be at least 1, not {workers}")
     if threshold is not None:
         threshold = _checked_threshold(threshold)
+    chosen = threshold
     items = list(items)
     if items and all(isinstance(i, ImageFaces) for i in items):
         results: list[ImageFaces] = items  # type: ignore[assignment]
@@ -190,15 +350,26 @@ def cluster(items: Iterable[ImageFaces | str | Path], threshold: float | None = 
     if threshold is None:
         threshold = _checked_threshold(default_threshold(model))
 
-    refs, vectors, photo = [], [], []
+    refs, vectors, photo, quality = [], [], [], []
     for index, result in enumerate(results):
         for k, face in enumerate(result.faces):
             box = face.detection.box if face.detection is not None else Box(0, 0, 0, 0)
             refs.append(FaceRef(result.source, box, k))
             vectors.append(face.vector)
             photo.append(index)
+            quality.append(face.quality)
     matrix = np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, 1), np.float32)
-    labels = cluster_vectors(matrix, threshold, photo, min_size)
+    used = [threshold]
+    rule = adaptive_cut(model) if chosen is None else None
+
+    def adapt(clusters: int) -> float:
+        used[0] = min(threshold, rule(clusters))
+        return used[0]
+
+    labels = cluster_vectors(matrix, threshold, photo, min_size, quality=quality,
+                             progress=progress is True if cluster_progress is None else cluster_progress,
+                             adapt=None if rule is None else adapt)
+    threshold = used[0]
     clusters = []
     for cid in range(int(labels.max(initial=-1)) + 1):
         members = np.flatnonzero(labels == cid)

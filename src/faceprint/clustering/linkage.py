@@ -1,6 +1,8 @@
 """Average-linkage clustering of unit vectors with a cannot-link rule, cut at a distance.
 
-Exact average linkage, held in memory; it does not scale past ``MAX_BLOCK`` faces:
+Exact average linkage, held in memory: ``cluster_vectors(method="exact")``, and its ``auto`` choice
+up to ``DIRECT`` faces. It does not scale past ``MAX_BLOCK`` faces; ``graph`` (average linkage on a
+neighbour graph, the same clusters) has no such limit:
 
 1. Above ``DIRECT`` faces, faces closer than the threshold are joined in a radius graph and its
    connected components are clustered apart. Every pair across two components is farther than
@@ -103,10 +105,10 @@ def average_linkage(vectors: np.ndarray, threshold: float,
         if len(members) > MAX_BLOCK:
             raise BadInput(
                 f"too many faces to cluster at once: {len(members):,} of the {n:,} faces form one linked "
-                f"group (chains of faces within {threshold:g} of each other), and faceprint clusters with "
+                f"group (chains of faces within {threshold:g} of each other), and method='exact' clusters with "
                 f"exact average linkage in memory (4 x faces^2 bytes), at most {MAX_BLOCK:,} faces per "
-                f"group. Photo collections form one group, so cluster at most about {MAX_BLOCK:,} faces "
-                f"per run (a folder or an event at a time)")
+                f"group. Photo collections form one group: use method='graph' (the default above "
+                f"{DIRECT:,} faces), which has no such limit")
         for a, b, height in _nn_chain(vectors[members], groups[members], threshold):
             merges.append((int(members[a]), int(members[b]), height))
     return merges
@@ -196,15 +198,20 @@ def cut(merges: list[tuple[int, int, float]], n: int, threshold: float | None = 
     return labels.astype(np.int64)
 
 
-def drop_small(labels: np.ndarray, min_size: int) -> np.ndarray:
+def drop_small(labels: np.ndarray, min_size: int, keep_negative: bool = False) -> np.ndarray:
     """Labels with clusters of fewer than ``min_size`` members set to -1, the others renumbered
-    0..K-1 from the largest cluster down."""
-    labels = np.asarray(labels)
-    if len(labels) == 0:
-        return labels.astype(np.int64)
-    ids, counts = np.unique(labels, return_counts=True)
-    kept = [(-c, i) for i, c in zip(ids, counts) if c >= max(min_size, 1)]
-    first_seen = {lab: k for k, lab in reversed(list(enumerate(labels)))}
-    kept.sort(key=lambda t: (t[0], first_seen[t[1]]))
-    mapping = {i: k for k, (_, i) in enumerate(kept)}
-    return np.array([mapping.get(lab, -1) for lab in labels], np.int64)
+    0..K-1 from the largest cluster down (ties: the cluster seen first). With ``keep_negative``,
+    negative labels mean "unclustered" already and stay -1."""
+    labels = np.asarray(labels, np.int64)
+    out = np.full(len(labels), -1, np.int64)
+    counted = labels >= 0 if keep_negative else np.ones(len(labels), bool)
+    if not counted.any():
+        return out
+    ids, first, inverse, counts = np.unique(labels[counted], return_index=True, return_inverse=True,
+                                            return_counts=True)
+    kept = np.flatnonzero(counts >= max(min_size, 1))
+    kept = kept[np.lexsort((first[kept], -counts[kept]))]
+    mapping = np.full(len(ids), -1, np.int64)
+    mapping[kept] = np.arange(len(kept))
+    out[counted] = mapping[inverse.reshape(-1)]
+    return out

@@ -12,9 +12,8 @@ other photos.
     python -m faceprint.fit.identification --model dlib --lfw-step 40 --celeba-people 30 \\
         --output /tmp/ident_thresholds.json      # a quick check of the fitter
 
-One gallery (``faceprint calibrate ROOT --gallery G``): ``calibrate_folder`` finds the threshold that
-names at most a stated share of strangers (FPIR) searched against that gallery, and the DIR it gives
-(``calibrate_gallery``). It works through the gallery's public methods only.
+One gallery (``faceprint calibrate ROOT --gallery G``): ``faceprint.fit.gallery_calibration``
+(``calibrate_gallery``, ``calibrate_folder``, re-exported here).
 """
 
 from __future__ import annotations
@@ -26,156 +25,28 @@ import math
 import sys
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from faceprint import settings
-from faceprint.errors import BadInput
-from faceprint.thresholds import (DEFAULT_FPIR, IDENTIFICATION_TABLE, check_fpir, identification_threshold,
-                                  per_pair_rate, quantile, threshold_at_fpir)
+from faceprint.fit.gallery_calibration import (
+    calibrate_folder,
+    calibrate_gallery,
+    leave_one_subject_out,
+)
+from faceprint.thresholds import (
+    DEFAULT_FPIR,
+    IDENTIFICATION_TABLE,
+    per_pair_rate,
+    quantile,
+)
 
 log = logging.getLogger(__name__)
 
-if TYPE_CHECKING:
-    from faceprint.gallery import Gallery
+__all__ = ["calibrate_folder", "calibrate_gallery", "leave_one_subject_out", "fit_curve", "check_curve", "main"]
 
 P_GRID = [10.0 ** e for e in np.arange(-1, -8.01, -0.25)]
-
-
-# -- one gallery: the threshold at an FPIR, through the gallery's public methods ---------------------------
-
-def leave_one_subject_out(gallery: Gallery) -> np.ndarray:
-    """Each enrolled face searched as a stranger: its distance to the nearest face of another subject.
-
-    Args:
-        gallery: the gallery; its faces are read in chunks.
-
-    Returns:
-        One distance per enrolled face that has a face of another subject to compare with.
-    """
-    out = []
-    for ids, vectors in gallery.face_vectors(50_000):
-        owners = gallery.face_subjects(ids.tolist())
-        for fid, cands in zip(ids, gallery.identify_vectors(vectors, top_k=2)):
-            other = next((c.distance for c in cands if c.subject != owners.get(int(fid))), None)
-            if other is not None:
-                out.append(other)
-    return np.array(out, float)
-
-
-def calibrate_gallery(gallery: Gallery, known: np.ndarray, known_labels: list[str], strangers: np.ndarray,
-                      fpir: float = DEFAULT_FPIR, self_strangers: bool = True, bootstrap: int = 200,
-                      seed: int = 0) -> dict[str, Any]:
-    """The threshold that names at most ``fpir`` of strangers searched against this gallery, and its DIR.
-
-    DIR (detection and identification rate): the share of probes of enrolled people whose nearest
-    subject is right and within the threshold. Strangers are the given vectors plus, with
-    ``self_strangers``, every enrolled face searched against the other subjects (leave one subject
-    out). The 95 % bootstrap intervals resample strangers (and probes for the DIR).
-
-    Args:
-        gallery: the gallery to calibrate.
-        known: vectors of probes of enrolled people (not enrolled themselves), one row each.
-        known_labels: the subject of each known probe.
-        strangers: vectors of people not in the gallery.
-        fpir: the false positive identification rate to meet, strictly between 0 and 1.
-        self_strangers: also count each enrolled face as a stranger to the other subjects.
-        bootstrap: rounds of resampling.
-        seed: the resampling's random seed.
-
-    Returns:
-        ``fpir``, ``threshold``, ``threshold_ci95``, ``dir``, ``dir_ci95``, ``strangers`` (counted
-        in all), ``strangers_given``, ``known_probes``, ``gallery_faces``, and the default
-        threshold's figures on the same data (``default_threshold``, ``default_fpir_measured``,
-        ``default_dir``); ``warning`` when fewer than 10 false identifications are allowed.
-        Keep the threshold with ``Gallery.save_threshold``.
-
-    Raises:
-        BadInput: ``fpir`` is out of range, or there is no stranger to calibrate on.
-    """
-    check_fpir(fpir)
-    best = [np.array([c[0].distance if c else np.inf for c in gallery.identify_vectors(strangers, top_k=1)])
-            if len(strangers) else np.zeros(0)]
-    if self_strangers:
-        best.append(leave_one_subject_out(gallery))
-    best_unknown = np.concatenate(best)
-    if not len(best_unknown):
-        raise BadInput("no strangers to calibrate on: give photos of people not in the gallery, "
-                       "or enrol at least two subjects")
-    threshold = threshold_at_fpir(best_unknown, fpir)
-    dir_value, top, right = float("nan"), np.zeros(0), np.zeros(0, bool)
-    if len(known_labels):
-        found = gallery.identify_vectors(known, top_k=1)
-        right = np.array([bool(c) and c[0].subject == t for c, t in zip(found, known_labels)])
-        top = np.array([c[0].distance if c else np.inf for c in found])
-        dir_value = float(np.mean(right & (top <= threshold)))
-    rng = np.random.default_rng(seed)
-    ths, dirs = [], []
-    for _ in range(bootstrap):
-        t = threshold_at_fpir(best_unknown[rng.integers(0, len(best_unknown), len(best_unknown))], fpir)
-        ths.append(t)
-        if len(top):
-            pick = rng.integers(0, len(top), len(top))
-            dirs.append(np.mean(right[pick] & (top[pick] <= t)))
-    default = identification_threshold(gallery.model, max(len(gallery), 1), fpir)
-    out = {"fpir": fpir, "threshold": threshold, "threshold_ci95": [float(v) for v in np.percentile(ths, [2.5, 97.5])],
-           "dir": dir_value, "dir_ci95": [float(v) for v in np.percentile(dirs, [2.5, 97.5])] if dirs else None,
-           "strangers": int(len(best_unknown)), "strangers_given": int(len(strangers)),
-           "known_probes": int(len(known_labels)), "gallery_faces": len(gallery),
-           "default_threshold": default,
-           "default_fpir_measured": float(np.mean(best_unknown <= default)),
-           "default_dir": float(np.mean(right & (top <= default))) if len(top) else None}
-    if fpir * len(best_unknown) < 10:
-        out["warning"] = (f"only {len(best_unknown)} strangers: FPIR {fpir:g} is {fpir * len(best_unknown):.1f} "
-                          "false identifications; add photos of more people not in the gallery")
-    return out
-
-
-def calibrate_folder(gallery: Gallery, root: str | Path, fpir: float = DEFAULT_FPIR, workers: int = 1,
-                     progress: bool | Callable[[int], None] = False) -> dict[str, Any]:
-    """``calibrate_gallery`` on a folder of probes, ``root/<name>/*.jpg``.
-
-    Folders named like an enrolled subject hold that person's probes (photos enrolled already are
-    left out); the other folders are strangers. Every enrolled face is also searched as a stranger
-    against the other subjects (leave one subject out).
-
-    Args:
-        gallery: the gallery to calibrate; its own pipeline embeds the probes.
-        root: a folder with one sub-folder of photos per person.
-        fpir: the false positive identification rate to meet, strictly between 0 and 1.
-        workers: processes embedding in parallel.
-        progress: True for a bar on stderr, or a callable given the count of photos embedded.
-
-    Returns:
-        ``gallery``, ``model``, ``images`` (probes embedded), ``images_skipped`` (no usable face),
-        ``photos_already_enrolled`` and the keys of ``calibrate_gallery``.
-
-    Raises:
-        BadInput: ``fpir`` is out of range (checked before any photo is embedded), ``root`` is no
-            folder of photos, or there is no stranger to calibrate on.
-    """
-    check_fpir(fpir)  # before any photo is embedded
-    from faceprint.fit.embedding import embed_labelled
-    from faceprint.images import labelled_folder
-    from faceprint.pipeline.sources import read_source
-
-    enrolled = {s.name for s in gallery.subjects()}
-    items = [(p, n) for n, paths in labelled_folder(root).items() for p in paths]
-    digests = {p: read_source(p)[1] for p, _ in items}
-    already = gallery.known_photos(list(digests.values()))
-    items = [(p, n) for p, n in items if digests[p] not in already]
-    found, problems = embed_labelled(gallery.pipeline, items, workers, progress)
-    dim = gallery.dim or (len(found[0][0]) if found else 128)
-
-    def stack(rows: list[np.ndarray]) -> np.ndarray:
-        return np.stack(rows) if rows else np.zeros((0, dim), np.float32)
-
-    known = [(v, n) for v, n in found if n in enrolled]
-    result = calibrate_gallery(gallery, stack([v for v, _ in known]), [n for _, n in known],
-                               stack([v for v, n in found if n not in enrolled]), fpir)
-    return {"gallery": str(gallery.path), "model": gallery.model, "images": len(items),
-            "images_skipped": len(problems), "photos_already_enrolled": len(digests) - len(items), **result}
 
 
 # -- the default curves ---------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Enrolling photos: each read and hashed once, photos a gallery holds already skipped, the rest
 embedded with the gallery's own pipeline in batches, one face per photo (the one nearest the
-centre), committed one batch at a time.
+centre), committed one batch at a time. Poor photos (``faceprint.quality``) are reported with their
+score and weakest cue, and refused below the gallery's ``min_quality`` (``QualityRule``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from faceprint.errors import BadImage, BadInput, GalleryMismatch, NoFace, NothingEnrolled, UnknownSubject
+from faceprint.gallery.enrol_quality import (  # the floor's accessors are Gallery's, through this module
+    POOR, QualityRule, passes, save_min_quality, stored_min_quality,  # noqa: F401
+)
 from faceprint.gallery.store import NewFace, Store
+from faceprint.gallery.thumbnails import face_thumbnail
 from faceprint.gallery.types import EnrolReport
 from faceprint.images import ImageSource, is_image_path
 from faceprint.pipeline.sources import ReadSource, read_source
@@ -70,7 +75,7 @@ class Enrolment:
 
         Raises:
             BadImage: no photo could be read as an image.
-            NoFace: some could, but none held a face.
+            NoFace: some could, but none held a face, or every face was refused as poor.
             NothingEnrolled: every photo is enrolled already as someone else, and the subject does
                 not exist (nothing made it).
         """
@@ -78,6 +83,9 @@ class Enrolment:
             return
         if not self.duplicates:
             detail = "; ".join(f"{k}: {v}" for k, v in self.problems.items()) or "nothing to enrol"
+            if self.problems and all(v.startswith(POOR) for v in self.problems.values()):
+                raise NoFace(f"every photo for {name!r} was refused as poor: {detail}; enrol them anyway with "
+                             "allow_poor (--allow-poor) or a lower min_quality (--min-quality)")
             if self.problems and NO_FACE_FOUND not in self.problems.values():
                 raise BadImage(f"no photo could be read to enrol into {name!r}: {detail}")
             raise NoFace(f"no photo could be enrolled into {name!r}: {detail}")
@@ -142,7 +150,8 @@ def folder_items(root: str | Path) -> list[EnrolItem]:
 
 def enrol_items(items: Sequence[EnrolItem], pipeline: Any, known: Callable[[list[str]], dict[str, str]],
                 commit: Callable[[list[tuple[str, NewFace]]], int], progress: bool | Callable[[int], None] = False,
-                workers: int = 1, keep_photos: bool = False) -> Enrolment:
+                workers: int = 1, keep_photos: bool = False, thumbnails: bool = False,
+                rule: QualityRule | None = None) -> Enrolment:
     """Enrol photos batch by batch: read and hash, skip the known, embed, commit.
 
     Args:
@@ -153,6 +162,8 @@ def enrol_items(items: Sequence[EnrolItem], pipeline: Any, known: Callable[[list
         progress: True for a progress bar on stderr, or a callable given the count of photos done.
         workers: processes embedding in parallel.
         keep_photos: keep each photo's bytes with its face.
+        thumbnails: keep a small JPEG crop of each face (``faceprint.gallery.thumbnails``).
+        rule: what to do with poor photos (default: enrol them with a note).
 
     Returns:
         The tally of what was done.
@@ -160,6 +171,7 @@ def enrol_items(items: Sequence[EnrolItem], pipeline: Any, known: Callable[[list
     from faceprint.pipeline.batch import embed_sources
 
     tally = Enrolment()
+    rule = rule or QualityRule()
     tick, finish = progress_callbacks(progress, len(items), "enrolling")
     signature = pipeline.signature()
     try:
@@ -195,9 +207,13 @@ def enrol_items(items: Sequence[EnrolItem], pipeline: Any, known: Callable[[list
                 face = result.nearest_center() if len(result.faces) > 1 else result.faces[0]
                 if len(result.faces) > 1:
                     tally.notes.append(f"{label}: {len(result.faces)} faces found; enrolled the one nearest the centre")
+                if not passes(rule, face, read.data, label, pipeline, tally):
+                    continue
                 photo = read.data if keep_photos and isinstance(read.data, bytes) else None
-                batch.append((read.item.name, NewFace(face.vector, read.sha256, face.detection.box.as_list(),
-                                                      label if not label.startswith("<") else None, photo)))
+                box = face.detection.box.as_list()
+                thumb = face_thumbnail(read.data, box) if thumbnails else None
+                batch.append((read.item.name, NewFace(face.vector, read.sha256, box, label if not label.startswith("<")
+                                                      else None, photo, thumbnail=thumb, quality=face.quality)))
             if batch:
                 tally.added += commit(batch)
     finally:
@@ -256,6 +272,32 @@ def _read(source: ImageSource) -> tuple[Any, str]:
 
 def _label(source: ImageSource, number: int) -> str:
     return str(source) if isinstance(source, (str, os.PathLike)) else f"<input {number}>"
+
+
+def add_vectors(writer: Any, gallery_signature: str, names: Sequence[str], vectors: np.ndarray,
+                keys: Sequence[str] | None = None, signature: str | None = None,
+                sources: Sequence[str | None] | None = None) -> int:
+    """Enrol vectors embedded already with the gallery's pipeline (``Gallery.add_vectors``).
+
+    Args:
+        writer: the gallery's ``Writer``.
+        gallery_signature: the gallery's pipeline signature.
+        names: each vector's subject.
+        vectors: (N, dim) unit vectors.
+        keys: what stands for each photo's sha256 (duplicates skipped); default: the vector's bytes.
+        signature: the pipeline signature the vectors were embedded with, to have others refused.
+        sources: where each vector came from, kept with its face.
+
+    Returns:
+        The faces added.
+
+    Raises:
+        GalleryMismatch: vectors of another signature or dimension.
+        BadInput: ``names`` and ``vectors`` differ in length.
+    """
+    if signature is not None and signature != gallery_signature:
+        raise GalleryMismatch(f"vectors of {signature} cannot join a gallery of {gallery_signature}")
+    return writer.commit_all(vector_faces(names, vectors, keys, sources))
 
 
 def vector_faces(names: Sequence[str], vectors: np.ndarray, keys: Sequence[str] | None = None,

@@ -1,6 +1,6 @@
-"""``Gallery``: enrolled people in a persistent store, searched through one searcher. It ties the
-parts together: ``store`` (SQLite or Milvus), ``searcher`` (a local index kept in sync, or
-Milvus's own), ``writes``, ``enrolment``, ``naming``, ``pipeline_settings``, ``upkeep``, ``transfer``.
+"""``Gallery``: enrolled people in a persistent store, searched through one searcher. It ties together
+``store`` (SQLite or Milvus), ``searcher`` (a local index, or Milvus's), ``writes``, ``enrolment``,
+``naming``, ``people``, ``pipeline_settings``, ``upkeep``, ``transfer``.
 
 Example:
     >>> from faceprint import Gallery
@@ -17,9 +17,9 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from faceprint.errors import GalleryMismatch
 from faceprint.gallery import enrolment, naming, pipeline_settings, transfer, upkeep
 from faceprint.gallery.naming import decide
+from faceprint.gallery.people import AddPhotosReport, People
 from faceprint.gallery.searcher import open_searcher
 from faceprint.gallery.types import Candidate, CheckReport, EnrolReport, FaceRecord, Identification, Subject
 from faceprint.gallery.writes import Writer
@@ -186,7 +186,7 @@ class Gallery:
 
     def enrol(self, name: str, sources: Sequence[ImageSource], progress: Progress = False, workers: int = 1,
               keep_photos: bool = False, labels: Sequence[str] | None = None, create: bool = True,
-              strict: bool = False) -> EnrolReport:
+              strict: bool = False, min_quality: float | None = None, allow_poor: bool = False) -> EnrolReport:
         """Enrol photos of one person: one face per photo (the one nearest the centre), one transaction
         per batch; photos already in the gallery are skipped, bad and faceless ones reported.
 
@@ -199,6 +199,8 @@ class Gallery:
             labels: what to call each photo in the report (default: its path, or ``<input N>``).
             create: False to refuse a name that is not a subject yet, before anything is embedded.
             strict: raise when nothing went in and no photo was this subject's already.
+            min_quality: refuse photos whose quality is below this (default: ``min_quality``).
+            allow_poor: refuse no photo for its quality; poor ones are still noted.
 
         Returns:
             Faces added, photos skipped as duplicates, problems and notes.
@@ -214,13 +216,14 @@ class Gallery:
         items = enrolment.items_of(name, sources, labels)
         if not create:
             self._store.subject(name)
-        tally = self._enrol(items, progress, workers, keep_photos)
+        tally = self._enrol(items, progress, workers, keep_photos, min_quality, allow_poor)
         if strict:
             tally.refuse_if_nothing(name, self._store)
         return tally.report()
 
     def enrol_folder(self, root: str | Path, progress: Progress = False, workers: int = 1,
-                     keep_photos: bool = False) -> EnrolReport:
+                     keep_photos: bool = False, min_quality: float | None = None,
+                     allow_poor: bool = False) -> EnrolReport:
         """Enrol ``root/<name>/*.jpg``, one folder per person (sub-folders count too; files that
         are not photos are reported), as ``enrol`` does.
 
@@ -229,6 +232,8 @@ class Gallery:
             progress: True for a progress bar on stderr, or a callable given the count of photos done.
             workers: processes embedding in parallel.
             keep_photos: store the photo bytes with each face (SQLite only).
+            min_quality: refuse photos whose quality is below this (default: ``min_quality``).
+            allow_poor: refuse no photo for its quality; poor ones are still noted.
 
         Returns:
             Faces added, photos skipped as duplicates, problems and notes.
@@ -236,57 +241,44 @@ class Gallery:
         Raises:
             BadInput: ``root`` is not a folder, or holds no person's folder of files.
         """
-        return self._enrol(enrolment.folder_items(root), progress, workers, keep_photos).report()
+        items = enrolment.folder_items(root)
+        return self._enrol(items, progress, workers, keep_photos, min_quality, allow_poor).report()
 
     def add_vectors(self, names: Sequence[str], vectors: np.ndarray, keys: Sequence[str] | None = None,
                     signature: str | None = None, sources: Sequence[str | None] | None = None) -> int:
-        """Enrol vectors embedded already with this gallery's pipeline; returns the faces added.
+        """Enrol vectors embedded already with this gallery's pipeline (``enrolment.add_vectors``)."""
+        return enrolment.add_vectors(self._writer, self.signature, names, vectors, keys, signature, sources)
 
-        Args:
-            names: each vector's subject.
-            vectors: (N, dim) unit vectors.
-            keys: what stands for each photo's sha256 (duplicates skipped); default: the vector's bytes.
-            signature: the pipeline signature the vectors were embedded with, to have others refused.
-            sources: where each vector came from, kept with its face.
+    @property
+    def min_quality(self) -> float | None:
+        """The quality below which enrol refuses a photo; None (the default): it only warns."""
+        return enrolment.stored_min_quality(self._store)
 
-        Raises:
-            GalleryMismatch: vectors of another signature or dimension.
-            BadInput: ``names`` and ``vectors`` differ in length.
-        """
-        if signature is not None and signature != self.signature:
-            raise GalleryMismatch(f"vectors of {signature} cannot join a gallery of {self.signature}")
-        return self._writer.commit_all(enrolment.vector_faces(names, vectors, keys, sources))
+    @min_quality.setter
+    def min_quality(self, value: float | None) -> None:
+        enrolment.save_min_quality(self._store, value)
 
-    def _enrol(self, items: list[enrolment.EnrolItem], progress: Progress, workers: int,
-               keep_photos: bool) -> enrolment.Enrolment:
+    def _enrol(self, items: list[enrolment.EnrolItem], progress: Progress, workers: int, keep_photos: bool,
+               min_quality: float | None = None, allow_poor: bool = False) -> enrolment.Enrolment:
+        rule = enrolment.QualityRule.of(self._store, min_quality, allow_poor)
         try:
             return enrolment.enrol_items(items, self.pipeline, self.known_photos, self._writer.commit, progress,
-                                         workers, keep_photos)
+                                         workers, keep_photos, thumbnails=self.people.thumbnails, rule=rule)
         finally:
             self._searcher.save()
 
     def threshold(self, fpir: float | None = None) -> float:
-        """The distance under which a probe is named.
-
-        Args:
-            fpir: the false positive identification rate of the model's default threshold at this
-                gallery's size; None: the threshold saved by ``faceprint calibrate --gallery``, else FPIR 1 %.
-
-        Raises:
-            BadInput: ``fpir`` outside (0, 1).
-        """
+        """The distance under which a probe is named: ``threshold_and_source(fpir)[0]``."""
         return self.threshold_and_source(fpir)[0]
 
     def threshold_and_source(self, fpir: float | None = None) -> tuple[float, str]:
-        """``threshold(fpir)`` and where it comes from, in words (saying when a saved one is stale).
-
-        Args:
-            fpir: as for ``threshold``.
-
-        Raises:
-            BadInput: ``fpir`` outside (0, 1).
-        """
+        """The threshold at ``fpir`` for this gallery's size (None: the calibrated one, else FPIR 1 %) and
+        where it comes from (``naming.gallery_threshold``; BadInput: ``fpir`` outside (0, 1))."""
         return naming.gallery_threshold(self._store, self.model, len(self), fpir)
+
+    def quality_floor(self, floor: float | None = None) -> float:
+        """The quality under which identify answers "unknown" (``naming.quality_floor``); ``floor`` sets it."""
+        return naming.quality_floor(self._store, floor)
 
     def save_threshold(self, entry: dict[str, Any]) -> None:
         """Keep a calibrated identification threshold with the gallery.
@@ -316,22 +308,25 @@ class Gallery:
         naming.check_signature(signature, self.signature)
         return naming.nearest_subjects(self._searcher, self._store, vectors, top_k)
 
-    def identify(self, image: ImageSource, top_k: int = 5, threshold: float | None = None) -> list[Identification]:
+    def identify(self, image: ImageSource, top_k: int = 5, threshold: float | None = None,
+                 min_quality: float | None = None) -> list[Identification]:
         """Every face in a photo: its nearest subjects, and a name or ``"unknown"``.
 
         Args:
             image: a path, encoded bytes or an array.
             top_k: candidates per face.
             threshold: the distance under which a face is named (default ``threshold()``).
+            min_quality: the quality under which a face is "unknown" (default ``quality_floor()``).
 
         Raises:
             BadImage: the photo cannot be read.
         """
         detections, vectors = naming.embed_photo(self.pipeline, image)
-        return self.name_faces(detections, vectors, top_k, threshold) if detections else []
+        return self.name_faces(detections, vectors, top_k, threshold, min_quality=min_quality) if detections else []
 
     def name_faces(self, detections: Sequence[Detection], vectors: np.ndarray, top_k: int = 5,
-                   threshold: float | None = None, signature: str | None = None) -> list[Identification]:
+                   threshold: float | None = None, signature: str | None = None,
+                   min_quality: float | None = None) -> list[Identification]:
         """Faces embedded already: each one's nearest subjects and its name, or ``"unknown"``.
 
         Args:
@@ -340,13 +335,16 @@ class Gallery:
             top_k: candidates per face.
             threshold: the distance under which a face is named (default ``threshold()``).
             signature: as for ``identify_vectors``.
+            min_quality: as for ``identify``.
 
         Raises:
             GalleryMismatch: vectors of another signature or dimension.
+            BadInput: ``min_quality`` outside [0, 1].
         """
         limit = self.threshold() if threshold is None else float(threshold)
+        floor = self.quality_floor() if min_quality is None else naming.check_floor(min_quality)
         found = self.identify_vectors(vectors, top_k, signature=signature)
-        return [decide(d, c, limit) for d, c in zip(detections, found)]
+        return [decide(d, c, limit, floor) for d, c in zip(detections, found)]
 
     def check(self, sample: int = 1000) -> CheckReport:
         """Store and index consistency (the store's integrity, one signature, unit vectors, an
@@ -359,29 +357,28 @@ class Gallery:
             return upkeep.check_gallery(self._store, self._searcher, self.signature, self.dim, sample)
 
     def export(self, path: str | Path) -> Path:
-        """Write subjects, faces and vectors (no photos) to one ``.npz`` another gallery can import.
-
-        Args:
-            path: the file to write (returned).
-
-        Raises:
-            OSError: the file cannot be written.
-        """
+        """Write people, faces, thumbnails, corrections, vectors (no photos) to ``path``: an ``.npz`` to import."""
         return transfer.write_export(self._store, path, self.model, self.signature, self.dim or 128)
 
     def import_(self, path: str | Path) -> int:
-        """Add an export's subjects and faces (photos already here are skipped); returns the faces added.
+        """Add an export's people and faces (photos already here are skipped); returns the faces added.
 
         Args:
             path: a file ``export`` wrote, of this gallery's model and pipeline.
 
         Raises:
-            GalleryError: not an export, or a damaged one.
-            GalleryMismatch: an export of another model or pipeline.
+            GalleryError: not an export, or a damaged one (GalleryMismatch: of another model or pipeline).
         """
-        export = transfer.read_export(path, self.signature)
-        self._writer.add_missing_subjects(export.subjects)
-        return self._writer.commit_all(export.faces)
+        return transfer.import_export(self._store, self._writer, path, self.signature)
+
+    @property
+    def people(self) -> People:
+        """The gallery's people, named and unnamed: list, name, merge, move, re-cluster (``People``)."""
+        return People(self)
+
+    def add_photos(self, sources: Sequence[ImageSource], progress: Progress = False, **options: Any) -> AddPhotosReport:
+        """Every face of photos and folders, each joining a person or starting one: ``People.add_photos``."""
+        return self.people.add_photos(sources, progress, **options)
 
     def close(self) -> None:
         """Save the index if it changed, and close the store."""

@@ -38,7 +38,8 @@ import numpy as np
 
 from faceprint.errors import GalleryError, GalleryUnavailable, SubjectExists, UnknownFace, UnknownSubject
 from faceprint.gallery.index import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M
-from faceprint.gallery.names import check_lookup_name, check_metadata, check_name
+from faceprint.gallery.milvus_people import MilvusPeople, forget, renamed, store_face_meta
+from faceprint.gallery.names import check_lookup_name, check_metadata, check_name, check_person_name
 from faceprint.gallery.store import NewFace, NoGallery, id_vector_arrays, parse_milvus_uri, utc_now
 from faceprint.gallery.types import FaceRecord, Subject
 
@@ -418,11 +419,12 @@ class MilvusStore:
             return self._subject(row, self._face_count(row["id"]))
 
     def rename(self, name: str, new_name: str) -> Subject:
-        name, new_name = check_lookup_name(name), check_name(new_name)
+        name, new_name = check_lookup_name(name), check_person_name(new_name)
         with self.lock, self._strong_reads():
             row = self._subject_row(name)
             if new_name != name and self._query("subjects", f"name == {_quote(new_name)}", ["id"]):
                 raise SubjectExists(f"cannot rename {name!r}: subject {new_name!r} exists already")
+            renamed(self, int(row["id"]))  # a person named: no longer unnamed (marker first)
             self._insert_subject(row["id"], new_name, json.loads(row.get("metadata") or "{}"), row["created"])
             self._bump()
             return self._subject(self._subject_row(new_name), self._face_count(row["id"]))
@@ -439,6 +441,7 @@ class MilvusStore:
                 if ids:
                     self._call("delete", self.client.delete, self._collections["faces"], ids=ids)
             self._call("delete", self.client.delete, self._collections["subjects"], ids=[sid])
+            forget(self, ids, sid)
             self._bump()
             return ids
 
@@ -491,6 +494,7 @@ class MilvusStore:
                              "source": (face.source or "")[:4096], "created": created, "signature": signature})
             if rows:
                 self._call("insert", self.client.insert, self._collections["faces"], rows)
+                store_face_meta(self, [(ids[i], batch[i][1]) for i in keep])
                 self._bump()
                 self._unflushed += len(rows)
                 if self._lite and self._unflushed >= LITE_FLUSH_ROWS:
@@ -506,8 +510,8 @@ class MilvusStore:
             sids = sorted({int(r["subject_id"]) for r in rows})
             names = {int(r["id"]): r["name"] for r in self._in("subjects", "id", sids, ["id", "name"])}
         return sorted((FaceRecord(id=int(r["id"]), subject=names.get(int(r["subject_id"]), "?"), sha256=r["sha256"],
-                                  box=json.loads(r["box"]), created=r["created"], source=r["source"] or None)
-                       for r in rows), key=lambda f: f.id)
+                                  box=json.loads(r["box"]), created=r["created"], source=r["source"] or None,
+                                  person_id=int(r["subject_id"])) for r in rows), key=lambda f: f.id)
 
     def faces(self, name: str | None = None) -> list[FaceRecord]:
         fields = ["id", "subject_id", "sha256", "box", "created", "source"]
@@ -527,9 +531,11 @@ class MilvusStore:
 
     def delete_face(self, face_id: int) -> None:
         with self.lock, self._strong_reads():
-            if not self._has_faces() or not self._in("faces", "id", [int(face_id)], ["id"]):
+            rows = self._in("faces", "id", [int(face_id)], ["id", "subject_id"]) if self._has_faces() else []
+            if not rows:
                 raise UnknownFace(f"no face with id {face_id} in {self.path}")
             self._call("delete", self.client.delete, self._collections["faces"], ids=[int(face_id)])
+            forget(self, [int(face_id)], emptied=int(rows[0]["subject_id"]))
             self._bump()
 
     def face_subjects(self, ids: Sequence[int]) -> dict[int, str]:
@@ -538,7 +544,9 @@ class MilvusStore:
         if not ids or not self._has_faces():
             return {}
         with self.lock:
-            # a face never changes subject and ids are never reused: owners seen in a search stay true
+            # owners seen in a search stay true until the generation moves (people moves change them)
+            if self._names[0] != self._generation:
+                self._owners.clear()
             owners = {i: self._owners[i] for i in ids if i in self._owners}
             rest = [i for i in ids if i not in owners]
             if rest:
@@ -644,6 +652,8 @@ class MilvusStore:
             if orphans:
                 problems.append(f"{orphans} faces belong to a subject that is not in the gallery")
             twice = sum(1 for c in digests.values() if c > 1)
+            if twice and f"{self.prefix}_facemeta" in self._call("list_collections", self.client.list_collections):
+                twice = 0  # photos with several faces: the people check counts (photo, face index) instead
             if twice:
                 problems.append(f"{twice} photos (sha256) are stored more than once")
             try:
@@ -676,6 +686,12 @@ class MilvusStore:
         self._owners.update(owners)
         # Milvus's L2 is the squared distance
         return ids, np.sqrt(np.maximum(dists, 0.0), where=np.isfinite(dists), out=dists)
+
+    def people_store(self) -> MilvusPeople:
+        """The people operations of this store (``faceprint.gallery.milvus_people``; made once)."""
+        if getattr(self, "_people", None) is None:
+            self._people = MilvusPeople(self)
+        return self._people
 
     def close(self) -> None:
         """Close the client; the last store of a milvus-lite folder in this process stops its server."""

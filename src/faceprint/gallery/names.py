@@ -9,6 +9,7 @@ import unicodedata
 from typing import Any
 
 from faceprint.errors import BadName
+from faceprint.gallery.people_types import is_unnamed_label
 
 METADATA_MAX_BYTES = 64 * 1024
 METADATA_MAX_DEPTH = 32
@@ -17,8 +18,8 @@ METADATA_MAX_DEPTH = 32
 def check_name(name: str) -> str:
     """``name`` trimmed; BadName (a GalleryError) says why it cannot be a subject's name: empty, "unknown"
     (what identify answers for strangers), "." or ".." (a URL path resolves them away, so the
-    service could not address the subject), or a control character or line break (a name is
-    one line of text)."""
+    service could not address the subject), or a control character or line break (a name is one
+    line of text)."""
     name = str(name).strip()
     if not name:
         raise BadName("a subject name cannot be empty")
@@ -29,6 +30,27 @@ def check_name(name: str) -> str:
     if _has_control(name):
         raise BadName(f"{name!r} cannot be a name: it holds a control character or a line break "
                            "(a name is one line of text)")
+    return name
+
+
+def check_person_name(name: str) -> str:
+    """``check_name``, and not of the form of an unnamed person's label (``person 17``): the name a
+    user gives a person or a subject (naming, renaming). Enrolling and importing take such names
+    as ``check_name`` does, so that galleries and exports made before the form was reserved stay
+    usable (an unnamed person never takes a label a subject has).
+
+    Args:
+        name: the new name.
+
+    Returns:
+        ``name``, trimmed.
+
+    Raises:
+        BadName: the name is refused.
+    """
+    name = check_name(name)
+    if is_unnamed_label(name):
+        raise BadName(f"{name!r} has the form of an unnamed person's label (person <id>); choose another name")
     return name
 
 

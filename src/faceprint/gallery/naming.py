@@ -1,21 +1,28 @@
-"""Naming faces against a gallery: the nearest subjects of each vector, the threshold a gallery
-names with, and the decision "this person" or ``"unknown"``."""
+"""Naming faces against a gallery: the nearest subjects of each vector, the threshold and quality
+floor a gallery names with, and the decision "this person" or ``"unknown"`` (with its reason).
+
+A face whose quality (``Detection.quality``, ``faceprint.quality``) lies below the gallery's floor
+is answered ``"unknown"`` whatever its distance: small, blurred or turned faces take names as
+readily as good ones otherwise. A face with no score is judged by its distance alone."""
 
 from __future__ import annotations
 
 import json
 import logging
+import weakref
 from typing import Any
 
 import numpy as np
 
 from faceprint import thresholds
-from faceprint.errors import GalleryMismatch
+from faceprint.errors import BadInput, GalleryMismatch
 from faceprint.gallery.store import Store
 from faceprint.gallery.types import Candidate, Identification
 from faceprint.types import Detection
 
 log = logging.getLogger(__name__)
+
+QUALITY_FLOOR_META = "identify_min_quality"
 
 
 def check_signature(given: str | None, own: str) -> None:
@@ -76,7 +83,8 @@ def gallery_threshold(store: Store, model: str, faces: int, fpir: float | None) 
             the saved calibrated threshold when there is one, else the default at FPIR 1 %.
 
     Returns:
-        ``(threshold, source)``; a saved threshold calibrated at less than half or more than
+        ``(threshold, source)``; the default counts the people enrolled as well as the faces
+        (``thresholds.chances``); a saved threshold calibrated at less than half or more than
         twice ``faces`` is still used, and its source says it is stale.
 
     Raises:
@@ -94,25 +102,100 @@ def gallery_threshold(store: Store, model: str, faces: int, fpir: float | None) 
             return float(entry["threshold"]), f"calibrated on this gallery at {then} faces (now {faces}: stale)"
         return float(entry["threshold"]), "calibrated on this gallery"
     faces, fpir = max(faces, 1), thresholds.DEFAULT_FPIR if fpir is None else fpir
-    return thresholds.identification_threshold(model, faces, fpir), f"default for {faces} faces at FPIR {fpir:g}"
+    people = enrolled_people(store) or None  # several photos a person: fewer chances
+    return (thresholds.identification_threshold(model, faces, fpir, people),
+            f"default for {faces} faces of {people or 0} people at FPIR {fpir:g}")
 
 
-def decide(detection: Detection, candidates: list[Candidate], threshold: float) -> Identification:
-    """Name a face after its first candidate when within the threshold, else ``"unknown"``.
+def check_floor(floor: float) -> float:
+    """Check a quality floor (0 names every face, 1 none).
 
     Args:
-        detection: the face.
-        candidates: its nearest subjects, nearest first.
-        threshold: the distance under which it is named.
+        floor: the quality under which a face is answered ``"unknown"``.
 
     Returns:
-        The identification.
+        ``floor`` as a float.
+
+    Raises:
+        BadInput: ``floor`` does not lie between 0 and 1 (NaN included).
     """
+    if not 0.0 <= floor <= 1.0:  # NaN fails too
+        raise BadInput(f"a quality floor must lie between 0 and 1 (e.g. 0.35), not {floor:g}")
+    return float(floor)
+
+
+def quality_floor(store: Store, floor: float | None = None) -> float:
+    """The quality under which a gallery answers ``"unknown"``; given ``floor``, set it first.
+
+    Args:
+        store: the gallery's store (where the setting is kept).
+        floor: a new floor to keep with the gallery, or None to only read it.
+
+    Returns:
+        The gallery's floor: the one set, else ``faceprint.quality.POOR_QUALITY``.
+
+    Raises:
+        BadInput: ``floor`` outside [0, 1].
+    """
+    from faceprint.quality import POOR_QUALITY
+
+    if floor is not None:
+        store.set_meta(QUALITY_FLOOR_META, repr(check_floor(floor)))
+    saved = store.meta(QUALITY_FLOOR_META)
+    return POOR_QUALITY if saved is None else float(saved)
+
+
+_PEOPLE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def enrolled_people(store: Store) -> int:
+    """How many subjects have at least one face, read again only when the store has changed.
+
+    Args:
+        store: the gallery's store.
+
+    Returns:
+        The count (0 for an empty gallery).
+    """
+    generation = store.generation()
+    known = _PEOPLE.get(store)
+    if known is None or known[0] != generation:
+        known = (generation, sum(1 for s in store.subjects() if s.faces))
+        try:
+            _PEOPLE[store] = known
+        except TypeError:  # a store that cannot be weakly referenced: counted every time
+            pass
+    return known[1]
+
+
+def decide(detection: Detection, candidates: list[Candidate], threshold: float,
+           min_quality: float | None = None) -> Identification:
+    """Name a face after its first candidate when within the threshold, else ``"unknown"`` with the reason.
+
+    Args:
+        detection: the face (its ``quality``, when scored, is held against ``min_quality``).
+        candidates: its nearest subjects, nearest first.
+        threshold: the distance under which it is named.
+        min_quality: the quality under which the face is answered ``"unknown"`` whatever its
+            distance; None: no floor.
+
+    Returns:
+        The identification; ``reason`` says why a face is ``"unknown"``.
+    """
+    from faceprint.quality import is_poor
+
     best = candidates[0] if candidates else None
-    named = best is not None and best.distance <= threshold
-    return Identification(detection=detection, name=best.subject if named else "unknown",
-                          distance=None if best is None else best.distance, candidates=candidates,
-                          threshold=float(threshold))
+    distance = None if best is None else best.distance
+    if min_quality is not None and is_poor(detection.quality, min_quality):
+        reason = f"poor quality {detection.quality:.2f} < {min_quality:.2f}"
+    elif best is None:
+        reason = "the gallery is empty"
+    elif best.distance > threshold:
+        reason = f"no match within threshold ({best.distance:.3f} > {threshold:.3f})"
+    else:
+        reason = None
+    return Identification(detection=detection, name="unknown" if reason else best.subject, distance=distance,
+                          candidates=candidates, threshold=float(threshold), reason=reason)
 
 
 def _top_subjects(ids: np.ndarray, dists: np.ndarray, names: dict[int, str], k: int) -> list[Candidate]:
@@ -137,14 +220,19 @@ def embed_photo(pipeline: Any, image: Any) -> tuple[list[Detection], np.ndarray]
         image: a path, encoded bytes or an array.
 
     Returns:
-        ``(detections, vectors)``, row for row (an empty list and array when there is no face).
+        ``(detections, vectors)``, row for row (an empty list and array when there is no face); each
+        detection's ``quality`` is its embedding's score where the pipeline gave one.
 
     Raises:
         BadImage: the photo cannot be read.
     """
+    from dataclasses import replace
+
     from faceprint.images import load_image
 
     rgb = load_image(image)
     embeddings = pipeline.embed(rgb, pipeline.detect(rgb))
     vectors = np.stack([e.vector for e in embeddings]) if embeddings else np.zeros((0, 0), np.float32)
-    return [e.detection for e in embeddings], vectors
+    # the embedding's score (chip and network cues too) replaces the detector's own on the face
+    return [e.detection if e.quality is None else replace(e.detection, quality=e.quality)
+            for e in embeddings], vectors

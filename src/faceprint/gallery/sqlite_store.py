@@ -16,14 +16,16 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from faceprint.errors import GalleryError, SubjectExists, UnknownFace, UnknownSubject
-from faceprint.gallery.names import check_lookup_name, check_metadata, check_name
+from faceprint.gallery.names import check_lookup_name, check_metadata, check_name, check_person_name
 from faceprint.gallery.private_files import create_private
+from faceprint.gallery.sqlite_people import SqlitePeople
+from faceprint.gallery.sqlite_schema import FACE_COLUMNS, face_record, migrate_2_to_3
 from faceprint.gallery.store import NewFace, NoGallery, id_vector_arrays, utc_now
 from faceprint.gallery.types import FaceRecord, Subject
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -55,7 +57,7 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
     db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0')")
 
 
-MIGRATIONS = {1: _migrate_1_to_2}
+MIGRATIONS = {1: _migrate_1_to_2, 2: migrate_2_to_3}
 
 
 class SqliteStore:
@@ -178,11 +180,13 @@ class SqliteStore:
             return self._subject(self._subject_row(name))
 
     def rename(self, name: str, new_name: str) -> Subject:
-        new_name = check_name(new_name)
+        new_name = check_person_name(new_name)
         with self._write():
             self._subject_row(name)
             try:
-                self.db.execute("UPDATE subjects SET name=? WHERE name=?", (new_name, name))
+                self.db.execute("UPDATE subjects SET name=?, named=1 WHERE name=?", (new_name, name))
+                self.db.execute("UPDATE faces SET confirmed=1 WHERE subject_id=(SELECT id FROM subjects WHERE name=?)",
+                                (new_name,))  # a name given is the user's word on these faces
             except sqlite3.IntegrityError:
                 raise SubjectExists(f"cannot rename {name!r}: subject {new_name!r} exists already") from None
             self._bump()  # candidates carry names: cached search results must not outlive a rename
@@ -218,10 +222,11 @@ class SqliteStore:
                         sids[name] = int(row[0])
                 vec = np.ascontiguousarray(face.vector, dtype=np.float32)
                 cur = self.db.execute(
-                    "INSERT OR IGNORE INTO faces(subject_id, embedding, dim, model, signature, sha256, box, source, "
-                    "created, photo) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (sids[name], vec.tobytes(), int(vec.size), model, signature, face.sha256,
-                     json.dumps([round(float(v), 2) for v in face.box]), face.source, utc_now(), face.photo))
+                    "INSERT OR IGNORE INTO faces(subject_id, embedding, dim, model, signature, sha256, face_index, box, "
+                    "source, created, photo, thumbnail, quality) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (sids[name], vec.tobytes(), int(vec.size), model, signature, face.sha256, int(face.face_index),
+                     json.dumps([round(float(v), 2) for v in face.box]), face.source, utc_now(), face.photo,
+                     face.thumbnail, face.quality))
                 out.append(int(cur.lastrowid) if cur.rowcount else None)
             if any(i is not None for i in out):
                 self._bump()
@@ -229,21 +234,22 @@ class SqliteStore:
 
     def faces(self, name: str | None = None) -> list[FaceRecord]:
         with self.lock:
-            query = ("SELECT f.id, s.name, f.sha256, f.box, f.created, f.source FROM faces f "
-                     "JOIN subjects s ON s.id = f.subject_id")
+            query = f"SELECT {FACE_COLUMNS} FROM faces f JOIN subjects s ON s.id = f.subject_id"
             if name is None:
                 rows = self.db.execute(query + " ORDER BY f.id").fetchall()
             else:
                 sid = self._subject_row(name)[0]
                 rows = self.db.execute(query + " WHERE f.subject_id=? ORDER BY f.id", (sid,)).fetchall()
-        return [FaceRecord(id=r[0], subject=r[1], sha256=r[2], box=json.loads(r[3]), created=r[4], source=r[5])
-                for r in rows]
+        return [face_record(r) for r in rows]
 
     def delete_face(self, face_id: int) -> None:
         with self._write():
-            cur = self.db.execute("DELETE FROM faces WHERE id=?", (int(face_id),))
-            if not cur.rowcount:
+            row = self.db.execute("SELECT subject_id FROM faces WHERE id=?", (int(face_id),)).fetchone()
+            if row is None:
                 raise UnknownFace(f"no face with id {face_id} in {self.path}")
+            self.db.execute("DELETE FROM faces WHERE id=?", (int(face_id),))
+            self.db.execute("DELETE FROM subjects WHERE id=? AND named=0 AND NOT EXISTS "
+                            "(SELECT 1 FROM faces WHERE subject_id=?)", (row[0], row[0]))  # an emptied unnamed person
             self._bump()
 
     def face_subjects(self, ids: Sequence[int]) -> dict[int, str]:
@@ -320,6 +326,10 @@ class SqliteStore:
             fk = self.db.execute("PRAGMA foreign_key_check").fetchall()
         problems = [] if rows == ["ok"] else [f"sqlite integrity: {r}" for r in rows]
         return problems + [f"face row {r[1]} points to a missing subject" for r in fk]
+
+    def people_store(self) -> SqlitePeople:
+        """The people operations of this store (``faceprint.gallery.sqlite_people``)."""
+        return SqlitePeople(self)
 
     def close(self) -> None:
         with self.lock:

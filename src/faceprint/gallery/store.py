@@ -43,6 +43,9 @@ class NewFace:
     box: list[float]
     source: str | None = None
     photo: bytes | None = None
+    face_index: int = 0  # which face of its photo (several when a photo library is added)
+    thumbnail: bytes | None = None  # a small JPEG crop of the face
+    quality: float | None = None
 
 
 class Store(Protocol):

@@ -37,10 +37,18 @@ class FaceRecord:
     box: list[float]
     created: str
     source: str | None
+    face_index: int = 0  # which face of its photo
+    person_id: int | None = None  # the subject's id
+    confirmed: bool = True  # placed by the user (enrolled, named, moved), not by clustering
+    quality: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "subject": self.subject, "sha256": self.sha256, "box": list(self.box),
-                "created": self.created, "source": self.source}
+        out = {"id": self.id, "subject": self.subject, "sha256": self.sha256, "box": list(self.box),
+               "created": self.created, "source": self.source, "face_index": self.face_index,
+               "person_id": self.person_id, "confirmed": self.confirmed}
+        if self.quality is not None:
+            out["quality"] = round(float(self.quality), 3)
+        return out
 
 
 @dataclass(frozen=True)
@@ -71,21 +79,27 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Identification:
-    """One face of a probe photo: the name (or ``"unknown"``), its distance, the top-k candidates."""
+    """One face of a probe photo: the name (or ``"unknown"``), its distance, the top-k candidates,
+    and for ``"unknown"`` the reason (``"poor quality 0.21 < 0.35"``, ``"no match within threshold
+    ..."``, ``"the gallery is empty"``)."""
 
     detection: Detection
     name: str
     distance: float | None
     candidates: list[Candidate]
     threshold: float
+    reason: str | None = None
 
     @property
     def known(self) -> bool:
         return self.name != "unknown"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "distance": _round(self.distance), "threshold": _round(self.threshold),
-                "face": self.detection.to_dict(), "candidates": [c.to_dict() for c in self.candidates]}
+        out = {"name": self.name, "distance": _round(self.distance), "threshold": _round(self.threshold),
+               "face": self.detection.to_dict(), "candidates": [c.to_dict() for c in self.candidates]}
+        if self.reason is not None:
+            out["reason"] = self.reason
+        return out
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
-"""Checking a gallery: the store's own integrity, one pipeline signature, sound vectors, and an
-index that holds exactly the store's faces (a stale one is brought up to date, and said so)."""
+"""Checking a gallery: the store's own integrity, one pipeline signature, sound vectors, the people
+rules (each face's person exists, "not this person" links hold and point at faces and people
+that exist, no person holds two faces of one photo), and an index that holds exactly the store's
+faces (a stale one is brought up to date, and said so)."""
 
 from __future__ import annotations
 
@@ -37,6 +39,9 @@ def check_gallery(store: Store, searcher: Any, signature: str, dim: int | None, 
         bad += int(np.sum(~np.isfinite(norms) | (np.abs(norms - 1.0) > 1e-3)))
     if bad:
         problems.append(f"{bad} stored vectors are not unit length")
+    people = getattr(store, "people_store", None)
+    if people is not None:
+        problems += people().problems()
     index_problems, repaired, faces = searcher.check(sample)
     problems += index_problems
     return CheckReport(ok=not problems, problems=problems, faces=faces, subjects=len(store.subjects()),

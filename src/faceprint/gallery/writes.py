@@ -31,6 +31,7 @@ class Writer:
         self.model = model
         self.signature = signature
         self.lock = threading.RLock()
+        self.last_ids: list[int] = []  # the face ids the last commit added
 
     def change(self, write: Callable[[], T], removed: Callable[[T], Sequence[int]] = lambda _: (),
                save: bool = False) -> T:
@@ -52,11 +53,13 @@ class Writer:
                 self.searcher.save()
             return result
 
-    def commit(self, batch: list[tuple[str, NewFace]]) -> int:
+    def commit(self, batch: list[tuple[Any, NewFace]], add: Callable[..., list[int | None]] | None = None) -> int:
         """Store one batch of faces in one transaction, and index the new ones.
 
         Args:
             batch: ``(subject name, face)`` pairs; subjects are created as needed.
+            add: the store call that writes the batch (default ``store.add_faces``; the people
+                store's ``add_assigned`` takes ``(person id, face)`` pairs).
 
         Returns:
             The faces added (photos the gallery holds already are skipped).
@@ -75,7 +78,8 @@ class Writer:
             raise GalleryMismatch(f"{self.store.path} holds {value}-d vectors, these are {sorted(dims)}-d")
         with self.lock:
             mark = self.searcher.mark()
-            new_ids = self.store.add_faces(batch, self.model, self.signature)
+            new_ids = (add or self.store.add_faces)(batch, self.model, self.signature)
+            self.last_ids = [i for i in new_ids if i is not None]
             keep = [i for i, fid in enumerate(new_ids) if fid is not None]
             ids = np.array([new_ids[i] for i in keep], np.int64)
             vectors = np.stack([batch[i][1].vector for i in keep]).astype(np.float32) if keep else None

@@ -167,14 +167,14 @@ def _embed_all_faces(pipeline: Pipeline, sources: Sequence, offset: int, batch_s
     waiting: list[tuple[int, np.ndarray, list]] = []  # (index in results, image, detections)
     waiting_faces = waiting_bytes = 0
 
-    def embed_batch(batch: list[tuple[int, np.ndarray, list]]) -> list[tuple[int, list, np.ndarray]]:
-        vectors = pipeline.embed_chips([pipeline.prepare_chips(image, found) for _, image, found in batch])
-        return [(index, found, rows) for (index, _, found), rows in zip(batch, vectors)]
+    def embed_batch(batch: list[tuple[int, np.ndarray, list]]) -> list[tuple[int, list, tuple]]:
+        scored = pipeline.embed_chips_scored([pipeline.prepare_chips(image, found) for _, image, found in batch])
+        return [(index, found, rows) for (index, _, found), rows in zip(batch, scored)]
 
-    def collect(done: list[tuple[int, list, np.ndarray]]) -> None:
-        for index, found, vectors in done:
+    def collect(done: list[tuple[int, list, tuple]]) -> None:
+        for index, found, (vectors, scores) in done:
             r = results[index]
-            faces = tuple(Embedding(v, model, d) for v, d in zip(vectors, found))
+            faces = tuple(Embedding(v, model, d, q) for v, d, q in zip(vectors, found, scores))
             results[index] = ImageFaces(r.source, faces, None, r.sha256, r.width, r.height, signature)
 
     helper = None

@@ -32,9 +32,35 @@ def embed_chips(
     ``jitter`` > 0, that many randomly perturbed copies (dlib's jitter_image: +-3 degrees, scale
     0.97-1.0, shift +-2 %, random mirror) are added too. The sum is normalised again.
     """
+    return embed_chips_signals(network, chips, flip, jitter, seed, mirrored)[0]
+
+
+def embed_chips_signals(
+    network: Callable[[np.ndarray], np.ndarray],
+    chips: np.ndarray,
+    flip: bool = True,
+    jitter: int = 0,
+    seed: int = 0,
+    mirrored: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``embed_chips``, and the network's own signal about each face at no extra cost.
+
+    Args:
+        network: (N, H, W, 3) chips -> (N, D) raw descriptors.
+        chips: the aligned chips.
+        flip: embed the mirror view too (``embed_chips``).
+        jitter: jittered copies to add (``embed_chips``).
+        seed: the jitter's seed.
+        mirrored: the mirrored faces aligned in their own right, for the flip view.
+
+    Returns:
+        The (N, D) unit vectors (the same bytes as ``embed_chips``), and an (N, 2) array: the raw
+        descriptor's length for the chip itself, and the cosine between the chip's vector and its
+        mirror view's (NaN without ``flip``).
+    """
     chips = np.asarray(chips)
     if len(chips) == 0:
-        return np.zeros((0, 0), np.float32)
+        return np.zeros((0, 0), np.float32), np.zeros((0, 2))
     views = [chips]
     if flip:
         views.append(chips[:, :, ::-1] if mirrored is None else np.asarray(mirrored))
@@ -44,9 +70,15 @@ def embed_chips(
         rngs = [np.random.default_rng([seed, zlib.crc32(c.tobytes())]) for c in chips]
         views.extend(np.stack([_jitter(c, rng) for c, rng in zip(chips, rngs)]) for _ in range(jitter))
     stacked = np.concatenate(views)
-    vectors = l2_normalise(network(stacked).astype(np.float64))
-    total = vectors.reshape(len(views), len(chips), -1).sum(axis=0)
-    return l2_normalise(total).astype(np.float32)
+    raw = network(stacked).astype(np.float64)
+    vectors = l2_normalise(raw)
+    per_view = vectors.reshape(len(views), len(chips), -1)
+    signals = np.full((len(chips), 2), np.nan)
+    signals[:, 0] = np.linalg.norm(raw[: len(chips)], axis=1)
+    if flip:
+        signals[:, 1] = np.einsum("nd,nd->n", per_view[0], per_view[1])
+    total = per_view.sum(axis=0)
+    return l2_normalise(total).astype(np.float32), signals
 
 
 def _jitter(chip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -86,9 +118,14 @@ class ChipEmbedder:
         return (chip,)
 
     def embed_prepared(self, prepared: Sequence[Prepared]) -> np.ndarray:
+        return self.embed_prepared_signals(prepared)[0]
+
+    def embed_prepared_signals(self, prepared: Sequence[Prepared]) -> tuple[np.ndarray, np.ndarray]:
+        """The unit vectors of prepared faces, and the network's signal about each (raw descriptor
+        length, mirror agreement: ``embed_chips_signals``)."""
         mirrored = np.stack([p[1] for p in prepared]) if prepared and len(prepared[0]) > 1 else None
-        return embed_chips(self.network, np.stack([p[0] for p in prepared]), self.flip, self.jitter,
-                           mirrored=mirrored)
+        return embed_chips_signals(self.network, np.stack([p[0] for p in prepared]), self.flip, self.jitter,
+                                   mirrored=mirrored)
 
 
 class FusedEmbedder:
@@ -120,7 +157,16 @@ class FusedEmbedder:
         return (*(m.prepare(image, detection) for m in self.members), self.face_weights(detection))
 
     def embed_prepared(self, prepared: Sequence[Prepared]) -> np.ndarray:
+        return self.embed_prepared_signals(prepared)[0]
+
+    def embed_prepared_signals(self, prepared: Sequence[Prepared]) -> tuple[np.ndarray, np.ndarray]:
+        """The fused unit vectors, and the network's signal about each face: the first member's raw
+        descriptor length and the members' mean mirror agreement."""
         weights = np.array([p[-1] for p in prepared], np.float64)  # (faces, members)
-        parts = [np.sqrt(weights[:, i : i + 1]) * m.embed_prepared([p[i] for p in prepared])
-                 for i, m in enumerate(self.members)]
-        return l2_normalise(np.concatenate(parts, axis=1)).astype(np.float32)
+        parts, signals = [], []
+        for i, m in enumerate(self.members):
+            vectors, member_signals = m.embed_prepared_signals([p[i] for p in prepared])
+            parts.append(np.sqrt(weights[:, i : i + 1]) * vectors)
+            signals.append(member_signals)
+        fused = np.stack([signals[0][:, 0], np.mean([s[:, 1] for s in signals], axis=0)], axis=1)
+        return l2_normalise(np.concatenate(parts, axis=1)).astype(np.float32), fused

@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from faceprint import registry
+from faceprint import quality, registry
 from faceprint.errors import BadInput, NoFace
 from faceprint.models.detectors import RawFace
 from faceprint.pipeline.align import ALIGN_POINTS
@@ -28,6 +28,15 @@ log = logging.getLogger(__name__)
 # The version of what a config produces (detection, landmarks, alignment, networks), part of every
 # signature: change it whenever those change, so vectors made before are never compared with new ones.
 VECTOR_REVISION = "rev3"
+
+
+class PreparedFace(NamedTuple):
+    """One face ready for the network (``Pipeline.prepare_chips``): its cues known before the
+    network runs (``quality.detection_cues``) and what the embedder takes (aligned chips, their
+    mirrors, fusion weights)."""
+
+    cues: dict
+    prepared: tuple
 
 
 @dataclass(frozen=True)
@@ -164,9 +173,10 @@ class Pipeline:
             detector, threshold = self.fallback_detector, self.detector.score_threshold
         if self.config.align_points == "68":
             landmarks = 68  # the chips are placed by them
-        return detect_faces(image, detector, self.config.detector, landmarks,
-                            self.config.min_face_size, self.config.max_faces, self.config.averaged_landmarks,
-                            self.config.landmark_box, score_threshold=threshold)
+        found = detect_faces(image, detector, self.config.detector, landmarks,
+                             self.config.min_face_size, self.config.max_faces, self.config.averaged_landmarks,
+                             self.config.landmark_box, score_threshold=threshold)
+        return [replace(d, quality=quality.detection_quality(d, image)) for d in found]
 
     def warm(self) -> None:
         """Load the detector and the networks by running each once on a stand-in face, so the first
@@ -215,10 +225,10 @@ class Pipeline:
             detections: the faces to prepare.
 
         Returns:
-            One prepared entry per detection, for ``embed_chips``.
+            One ``PreparedFace`` per detection, for ``embed_chips``.
         """
         embedder = self.embedder
-        return [embedder.prepare(image, d) for d in detections]
+        return [PreparedFace(quality.detection_cues(d, image), embedder.prepare(image, d)) for d in detections]
 
     def embed_chips(self, chips_per_image: Sequence[Sequence]) -> list[np.ndarray]:
         """Every prepared face of several images, through the network in one call.
@@ -232,13 +242,56 @@ class Pipeline:
         Returns:
             For each image, a (faces, dim) float array of L2-normalised vectors.
         """
-        flat = [chip for chips in chips_per_image for chip in chips]
+        flat = [face.prepared for chips in chips_per_image for face in chips]
         if not flat:
             return [np.zeros((0, self.spec.dim), np.float32) for _ in chips_per_image]
         vectors = self.embedder.embed_prepared(flat)
         out, start = [], 0
         for chips in chips_per_image:
             out.append(vectors[start : start + len(chips)])
+            start += len(chips)
+        return out
+
+    def embed_chips_scored(self, chips_per_image: Sequence[Sequence[PreparedFace]]
+                           ) -> list[tuple[np.ndarray, list[float]]]:
+        """``embed_chips``, with each face's quality (``faceprint.quality``, every cue).
+
+        Args:
+            chips_per_image: for each image, its faces from ``prepare_chips``.
+
+        Returns:
+            For each image, its (faces, dim) vectors (the same as ``embed_chips``) and one quality
+            score in [0, 1] per face.
+        """
+        model = self.config.model
+        return [(vectors, [quality.score(c, model) for c in cues])
+                for vectors, cues in self.embed_chips_cues(chips_per_image)]
+
+    def embed_chips_cues(self, chips_per_image: Sequence[Sequence[PreparedFace]]
+                         ) -> list[tuple[np.ndarray, list[dict[str, float]]]]:
+        """``embed_chips``, with each face's quality cues by name (``quality.ALL_CUES``): what the
+        quality fitter and benchmark read.
+
+        Args:
+            chips_per_image: for each image, its faces from ``prepare_chips``.
+
+        Returns:
+            For each image, its (faces, dim) vectors and one dict of cues per face.
+        """
+        flat = [chip for chips in chips_per_image for chip in chips]
+        if not flat:
+            return [(np.zeros((0, self.spec.dim), np.float32), []) for _ in chips_per_image]
+        embedder = self.embedder
+        vectors, signals = embedder.embed_prepared_signals([face.prepared for face in flat])
+        cues = []
+        for face, (norm, mirror) in zip(flat, signals):
+            face_cues = {**face.cues, "norm": float(norm)}
+            if not np.isnan(mirror):
+                face_cues["mirror"] = float(mirror)
+            cues.append(face_cues)
+        out, start = [], 0
+        for chips in chips_per_image:
+            out.append((vectors[start : start + len(chips)], cues[start : start + len(chips)]))
             start += len(chips)
         return out
 
@@ -254,8 +307,8 @@ class Pipeline:
         """
         if not detections:
             return []
-        vectors = self.embed_chips([self.prepare_chips(image, detections)])[0]
-        return [Embedding(v, self.config.model, d) for v, d in zip(vectors, detections)]
+        vectors, scores = self.embed_chips_scored([self.prepare_chips(image, detections)])[0]
+        return [Embedding(v, self.config.model, d, q) for v, d, q in zip(vectors, detections, scores)]
 
     def embed_one(self, image: np.ndarray, source: str = "image") -> tuple[Embedding, list[str]]:
         """The embedding of the face nearest the centre (YuNet's fallback applies).
@@ -265,7 +318,8 @@ class Pipeline:
             source: the photo's name in messages.
 
         Returns:
-            The embedding, and notes (one when the photo held several faces).
+            The embedding (with its quality), and notes: one when the photo held several faces,
+            one when the face is poor (``quality.is_poor``), with its score and weakest cue.
 
         Raises:
             NoFace: the photo holds no face.
@@ -277,7 +331,13 @@ class Pipeline:
         if found > 1:
             notes.append(f"{source}: {found} faces found; used the one nearest the centre")
             log.info(notes[-1])
-        return self.embed(image, detections)[0], notes
+        (vectors, (cues,)), = self.embed_chips_cues([self.prepare_chips(image, detections)])
+        score = quality.score(cues, self.config.model)
+        if quality.is_poor(score):
+            why = quality.weakest_cue(cues, self.config.model) or "unclear face"
+            notes.append(f"{source}: poor quality {score:.2f} ({why}); the answer is less reliable")
+            log.info(notes[-1])
+        return Embedding(vectors[0], self.config.model, detections[0], score), notes
 
 
 def get_pipeline(config: PipelineConfig) -> Pipeline:

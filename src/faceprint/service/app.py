@@ -32,7 +32,7 @@ from faceprint.service.guard import FrontDoor
 from faceprint.service.limits import BodyLimit
 from faceprint.service.metrics import ServiceMetrics, available
 from faceprint.service.observe import RequestObserver
-from faceprint.service.routers import faces, health, identify, images, keys, subjects
+from faceprint.service.routers import faces, health, identify, images, keys, people, subjects
 from faceprint.service.routers import metrics as metrics_route
 from faceprint.service.state import Service
 
@@ -89,7 +89,7 @@ def create_app(config: ServiceConfig | None = None) -> FastAPI:
     app.state.service = state
     app.state.metrics = observed
     service_errors.install(app)
-    for router in (images.router, identify.router, subjects.router, faces.router, keys.router):
+    for router in (images.router, identify.router, subjects.router, faces.router, people.router, keys.router):
         app.include_router(router, prefix="/v1")
     app.include_router(health.router)
     app.include_router(metrics_route.router)

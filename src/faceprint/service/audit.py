@@ -47,6 +47,12 @@ ACTIONS = {
     ("DELETE", "/v1/subjects/{name}"): "subject.delete",
     ("POST", "/v1/subjects/{name}/faces"): "face.enrol",
     ("DELETE", "/v1/faces/{face_id}"): "face.delete",
+    ("POST", "/v1/photos"): "photos.add",
+    ("POST", "/v1/people/recluster"): "people.recluster",
+    ("POST", "/v1/people/{person_id}/name"): "person.name",
+    ("POST", "/v1/people/{person_id}/merge"): "person.merge",
+    ("POST", "/v1/faces/move"): "face.move",
+    ("POST", "/v1/faces/{face_id}/not-this-person"): "face.not_this_person",
 }
 
 _KEY_ID = re.compile(r"fpk_([0-9a-f]{8})_")
@@ -229,5 +235,7 @@ def line_fields(method: str, route: str, status: int, client: str, record: Audit
         fields["subject"] = path_params["name"]
     if "face_id" in path_params:
         fields["face_id"] = path_params["face_id"]
+    if "person_id" in path_params:
+        fields["person_id"] = path_params["person_id"]
     fields.update(record.fields)
     return fields

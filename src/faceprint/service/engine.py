@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -21,6 +21,8 @@ from faceprint.pipeline.sources import decode
 from faceprint.types import Detection
 
 log = logging.getLogger(__name__)
+
+Embedded = tuple[np.ndarray, list[float]]  # one image's face vectors and each face's quality
 
 
 @dataclass(frozen=True)
@@ -107,26 +109,27 @@ class Engine:
                 results.append(exc)
                 continue
             results.append(ImageResult(int(image.shape[1]), int(image.shape[0]), detections, found=found))
-        for index, vectors in self._embed(chips, jobs).items():
+        for index, embedded in self._embed(chips, jobs).items():
             result = results[index]
             assert isinstance(result, ImageResult)
-            if isinstance(vectors, Exception):
-                results[index] = vectors
-            else:
-                result.vectors = vectors
+            if isinstance(embedded, Exception):
+                results[index] = embedded
+            else:  # each face's quality from every cue, the network's own included
+                result.vectors, scores = embedded
+                result.detections = [replace(d, quality=q) for d, q in zip(result.detections, scores)]
         return results
 
-    def _embed(self, chips: dict[int, list], jobs: list[ImageJob]) -> dict[int, np.ndarray | Exception]:
-        """Each job's face vectors, from one network call over every face of the batch. When that
-        call meets a bug and the batch holds several images with faces, they are embedded image by
-        image, so that only the image that breaks it fails; faceprint's own errors (a model that
-        cannot load) are every job's."""
+    def _embed(self, chips: dict[int, list], jobs: list[ImageJob]) -> dict[int, Embedded | Exception]:
+        """Each job's face vectors and qualities, from one network call over every face of the
+        batch. When that call meets a bug and the batch holds several images with faces, they are
+        embedded image by image, so that only the image that breaks it fails; faceprint's own
+        errors (a model that cannot load) are every job's."""
         pipe = self.pipeline
         images = [index for index, found in chips.items() if found]
-        out: dict[int, np.ndarray | Exception] = {index: np.zeros((0, pipe.spec.dim), np.float32)
-                                                  for index in chips if index not in images}
+        out: dict[int, Embedded | Exception] = {index: (np.zeros((0, pipe.spec.dim), np.float32), [])
+                                                for index in chips if index not in images}
         try:
-            vectors = pipe.embed_chips([chips[index] for index in images])
+            vectors = pipe.embed_chips_scored([chips[index] for index in images])
         except FaceprintError as exc:
             return out | {index: exc for index in images}
         except Exception as exc:  # noqa: BLE001 (the route logs its traceback and answers 500)
@@ -135,10 +138,11 @@ class Engine:
             log.warning("embedding %d faces of %d images failed (%s); embedding image by image",
                         sum(len(chips[i]) for i in images), len(images), first_line(exc))
         else:
-            return out | {index: np.asarray(rows, np.float32) for index, rows in zip(images, vectors)}
+            return out | {index: (np.asarray(rows, np.float32), scores) for index, (rows, scores) in zip(images, vectors)}
         for index in images:
             try:
-                out[index] = np.asarray(pipe.embed_chips([chips[index]])[0], np.float32)
+                rows, scores = pipe.embed_chips_scored([chips[index]])[0]
+                out[index] = (np.asarray(rows, np.float32), scores)
             except Exception as exc:  # noqa: BLE001
                 log.warning("%s: embedding failed (%s); only its request fails", jobs[index].name, first_line(exc))
                 out[index] = exc

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -39,6 +39,8 @@ class Face(BaseModel):
     landmarks: list[list[float]] = Field(description="5 points (x, y), dlib's order")
     detector: str
     yaw: float | None = Field(None, description="about sin(yaw): 0 frontal, -1 or +1 profile")
+    quality: float | None = Field(None, description="how fit the face is for recognition, 0 (useless) to 1 "
+                                  "(ideal), from its size, pose and detector score (docs: quality)")
 
 
 class DetectResponse(BaseModel):
@@ -79,11 +81,14 @@ class CandidateOut(BaseModel):
 
 
 class IdentifiedFace(BaseModel):
-    name: str = Field(description='The subject, or "unknown" when no one is within the threshold.')
+    name: str = Field(description='The subject, or "unknown" when no one is within the threshold or the '
+                      "face's quality is below the gallery's floor.")
     distance: Optional[float] = Field(description="Distance to the nearest enrolled face (null: empty gallery).")
     threshold: Optional[float]
     face: Face
     candidates: list[CandidateOut]
+    reason: Optional[str] = Field(None, description='Why the face is "unknown", e.g. "poor quality 0.21 < 0.35" '
+                                  'or "no match within threshold (0.52 > 0.38)"; absent when named.')
 
 
 class IdentifyResponse(BaseModel):
@@ -209,3 +214,86 @@ class KeyOut(BaseModel):
     scope: str = Field(description="admin (may change the gallery) or recognise (read-only)")
     name: str
     created: str
+
+
+class PersonOut(BaseModel):
+    id: int
+    name: Optional[str] = Field(description="The user's name for them; null while unnamed.")
+    label: str = Field(description='What identify answers: the name, or "person <id>" while unnamed.')
+    named: bool
+    faces: int = Field(description="How many faces they have.")
+    cover: Optional[int] = Field(description="A face to show for them (GET /v1/faces/{id}/thumbnail); null: none.")
+
+
+class PersonList(BaseModel):
+    people: list[PersonOut]
+    total: int = Field(description="How many people match the filter, on every page.")
+    offset: int
+    limit: int
+
+
+class PersonFace(BaseModel):
+    id: int
+    sha256: str = Field(description="The photo's sha256 (several faces may share a photo).")
+    box: list[float]
+    created: str
+    source: Optional[str]
+    face_index: int = Field(0, description="Which face of its photo.")
+    confirmed: bool = Field(True, description="Placed by the user (enrolled, named, moved), not by clustering.")
+    quality: Optional[float] = Field(None, description="0 (useless) to 1 (ideal); null: not scored.")
+
+
+class PersonDetail(BaseModel):
+    person: PersonOut
+    faces: list[PersonFace]
+
+
+class PersonName(BaseModel):
+    name: str = Field(min_length=1, max_length=200, description="The person's name (taken by another: 409).")
+
+    @field_validator("name")
+    @classmethod
+    def check_name(cls, value: str) -> str:
+        return clean_name(value)
+
+
+# a face's or person's id, as the gallery can hold it
+Id = Annotated[int, Field(ge=1, le=2**62)]
+
+
+class PeopleMerge(BaseModel):
+    people: list[Id] = Field(min_length=1, max_length=1000, description="The people whose faces join this one.")
+
+
+class FacesMove(BaseModel):
+    faces: list[Id] = Field(min_length=1, max_length=10_000, description="The faces to move (face ids).")
+    to: Optional[Id] = Field(None, description="The person they move to; null: a new unnamed person (a split).")
+
+
+class NotThisPersonOut(BaseModel):
+    face_id: int
+    not_person: Optional[int] = Field(description="The person the face left; it never joins them again.")
+
+
+class PhotosAdded(BaseModel):
+    photos: int = Field(description="Photos read.")
+    faces: int = Field(description="Faces added (every face of every photo).")
+    joined: int = Field(description="Faces that joined a person.")
+    new_people: int = Field(description="Unnamed people started.")
+    skipped_duplicates: int = Field(description="Photos in the gallery already.")
+    problems: dict[str, str] = Field(description="photo -> why it was not added")
+    face_ids: list[int]
+
+
+class Recluster(BaseModel):
+    threshold: Optional[float] = Field(None, gt=0, le=2, description="The clustering distance; null: the model's.")
+
+
+class ReclusterOut(BaseModel):
+    faces: int
+    people: int = Field(description="People after it, named and unnamed.")
+    moved: int = Field(description="Faces that changed person.")
+    new_people: int
+    removed_people: int = Field(description="Unnamed people left without faces, removed.")
+    threshold: float
+    seconds: float

@@ -17,6 +17,7 @@ from faceprint.images import check_pixel_count
 from faceprint.service.batching import Batcher, Busy
 from faceprint.service.config import ServiceConfig
 from faceprint.service.engine import Engine, ImageJob, ImageResult
+from faceprint.service.errors import ServiceError
 from faceprint.service.guard import current_client
 from faceprint.service.keys import KeyStore
 
@@ -52,6 +53,10 @@ class Service:
         self.warm_error: str | None = None
         self._enrols = 0
         self._max_enrols = max(1, config.max_queue // 8)
+        # held while the gallery's people are clustered again (it holds the gallery's write lock
+        # for the whole run): an enrol would wait for it on the engine's thread, and every
+        # identify queued behind it too, so enrols are refused meanwhile
+        self.reclustering = asyncio.Lock()
 
     # -- life -----------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -163,7 +168,11 @@ class Service:
         Raises:
             faceprint.errors.ImageTooLarge: a photo has more pixels than ``config.max_pixels``.
             faceprint.service.batching.Busy: ``config.max_queue // 8`` enrols are waiting already.
+            ServiceError: 409 ``recluster_running`` while the people are clustered again.
         """
+        if self.reclustering.locked():
+            raise ServiceError(409, "recluster_running", "the gallery's people are being clustered again; "
+                               "try again when that has finished", {"Retry-After": "10"})
         for number, data in enumerate(_photos(args)):
             check_pixel_count(data, self.config.max_pixels, f"images[{number}]")
         if self._enrols >= self._max_enrols:

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Generic, Iterator, TypeVar
 
 import numpy as np
 
 from faceprint.errors import BadInput
 
 log = logging.getLogger(__name__)
+
+READ_AHEAD = 2  # frames decoded ahead of the one being processed, in a thread (0: none)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -42,12 +48,19 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class Frame:
-    """One decoded frame: its index from 0, its time in seconds from the start, RGB and BGR pixels."""
+    """One decoded frame: its index from 0, its time in seconds from the start, its BGR pixels as
+    decoded and (made on first use) its RGB pixels."""
 
     index: int
     time_s: float
-    rgb: np.ndarray
     bgr: np.ndarray
+
+    @cached_property
+    def rgb(self) -> np.ndarray:
+        """The frame as RGB (made once, on first use: most frames of a video are only followed)."""
+        import cv2
+
+        return cv2.cvtColor(self.bgr, cv2.COLOR_BGR2RGB)
 
 
 def parse_source(source: str | int | Path) -> str | int:
@@ -78,13 +91,22 @@ class VideoReader:
     """Frames of a video file or camera, in order (a context manager; iterate to read). BadInput
     when it cannot be opened, or when iterating cannot read its first frame.
 
+    Frames are decoded ``read_ahead`` frames ahead in a thread (OpenCV's decoder runs without
+    Python's lock, so decoding overlaps the work on the frame before); 0 decodes in the caller's
+    thread. Closing the reader (or leaving its ``with``) stops that thread first.
+
+    Args:
+        source: a video file, or a camera index.
+        max_frames: stop after this many frames (None: to the end, or until interrupted).
+        read_ahead: frames decoded ahead in a thread (0: none).
+
     Example:
         >>> with VideoReader("clip.mp4") as video:
         ...     for frame in video:
         ...         print(frame.index, frame.time_s, frame.rgb.shape)
     """
 
-    def __init__(self, source: str | int | Path, max_frames: int | None = None) -> None:
+    def __init__(self, source: str | int | Path, max_frames: int | None = None, read_ahead: int = READ_AHEAD) -> None:
         import cv2
 
         # FFmpeg prints its own complaints (e.g. "moov atom not found") on stderr; our error says it
@@ -111,6 +133,8 @@ class VideoReader:
             frame_count=count,
         )
         self.max_frames = max_frames
+        self.read_ahead = max(0, int(read_ahead))
+        self._ahead: ReadAhead[Frame] | None = None
         log.info("opened %s: %dx%d, %.2f fps, %d frames", self.info.source, self.info.width, self.info.height,
                  fps, count)
 
@@ -121,9 +145,21 @@ class VideoReader:
         self.close()
 
     def close(self) -> None:
+        """Stop the read-ahead thread, then release the file or camera."""
+        if self._ahead is not None:
+            self._ahead.close()
+            self._ahead = None
         self._capture.release()
 
     def __iter__(self) -> Iterator[Frame]:
+        if not self.read_ahead:
+            return self._frames()
+        if self._ahead is not None:
+            self._ahead.close()
+        self._ahead = ReadAhead(self._frames(), self.read_ahead, name="faceprint-video-read")
+        return iter(self._ahead)
+
+    def _frames(self) -> Iterator[Frame]:
         import cv2
 
         start = time.perf_counter()
@@ -146,5 +182,79 @@ class VideoReader:
             else:
                 t = time.perf_counter() - start
             last = t
-            yield Frame(index, t, np.ascontiguousarray(bgr[:, :, ::-1]), bgr)
+            yield Frame(index, t, bgr)
             index += 1
+
+
+class ReadAhead(Generic[T]):
+    """The items of ``items``, produced up to ``depth`` ahead in a daemon thread, in order.
+
+    An exception raised while producing is raised to the consumer at its place in the order.
+    ``close()`` (also run when the consumer stops iterating, by ``break``, an exception or an
+    interrupt) stops the thread and closes ``items`` in it; nothing is produced after that.
+
+    Args:
+        items: any iterator (a generator is closed in the producing thread when it stops).
+        depth: items produced ahead at most (1 or more).
+        name: the thread's name.
+    """
+
+    _END = object()
+
+    def __init__(self, items: Iterator[T], depth: int = READ_AHEAD, name: str = "faceprint-read-ahead") -> None:
+        self._items = items
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name=name, daemon=True)
+        self._started = False
+        self._done = False
+
+    def _put(self, entry: tuple[Any, BaseException | None]) -> bool:
+        """Queue ``entry`` unless stopped first; True when queued."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self) -> None:
+        try:
+            for item in self._items:
+                if not self._put((item, None)):
+                    return
+            self._put((self._END, None))
+        except BaseException as exc:  # noqa: BLE001 (handed to the consumer, raised there)
+            self._put((self._END, exc))
+        finally:
+            close = getattr(self._items, "close", None)
+            if close is not None:
+                close()
+
+    def __iter__(self) -> Iterator[T]:
+        if self._started:
+            raise RuntimeError("a ReadAhead is iterated once")
+        self._started = True
+        self._thread.start()
+        try:
+            while True:
+                item, error = self._queue.get()
+                if error is not None:
+                    raise error
+                if item is self._END:
+                    return
+                yield item
+        finally:
+            self.close()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop producing and wait (up to ``timeout`` s) for the thread to end."""
+        if self._done:
+            return
+        self._done = True
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("the read-ahead thread %s did not stop within %.0f s", self._thread.name, timeout)

@@ -21,6 +21,11 @@ class TrackSummary:
         first_frame, last_frame: the same as frame indices.
         detections: frames in which the detector found it (the others were followed by template).
         points: its box in each frame it was seen.
+        person: its identity, shared by every track of the same face: the name when the track is
+            named, else ``"unknown N"`` (one N per unnamed face across the video); None when it
+            holds no whole face.
+        ranges: the (first, last) frame of each run of frames where it was seen (its name holds
+            there); several when the face left, or the shot cut away, and it was re-identified.
     """
 
     track: int
@@ -31,19 +36,29 @@ class TrackSummary:
     last_frame: int
     detections: int
     points: tuple[TrackPoint, ...]
+    person: str | None = None
+    ranges: tuple[tuple[int, int], ...] = ()
 
     @property
     def name(self) -> str | None:
         return self.vote.name if self.vote else None
 
+    @property
+    def confidence(self) -> float | None:
+        """The share of the vote's weight behind the name (None when not named)."""
+        return self.vote.confidence if self.vote else None
+
     def to_dict(self, boxes: bool = True) -> dict[str, Any]:
-        out: dict[str, Any] = {"track": self.track, "name": self.name,
+        out: dict[str, Any] = {"track": self.track, "name": self.name, "person": self.person,
+                               "confidence": None if self.vote is None else round(self.vote.confidence, 3),
                                "distance": self.vote.to_dict()["distance"] if self.vote else None,
                                "first_s": round(self.first_s, 3), "last_s": round(self.last_s, 3),
                                "first_frame": self.first_frame, "last_frame": self.last_frame,
-                               "detections": self.detections, "frames": len(self.points)}
+                               "detections": self.detections, "frames": len(self.points),
+                               "ranges": [list(r) for r in self.ranges]}
         if self.vote:
             out["votes"] = self.vote.votes
+            out["weights"] = self.vote.to_dict()["weights"]
         if boxes:
             out["boxes"] = [p.to_dict() for p in self.points]
         return out
@@ -67,6 +82,7 @@ class Timeline:
         stage_s: seconds spent reading frames, detecting, embedding, linking and naming tracks,
             following faces between detections, and writing the annotated copy.
         notes: anything the user should know (tracks dropped as too short, interruption...).
+        cuts: the frames where the picture cut to another shot.
     """
 
     source: str
@@ -82,6 +98,7 @@ class Timeline:
     elapsed_s: float
     stage_s: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    cuts: tuple[int, ...] = ()
 
     @property
     def processing_fps(self) -> float:
@@ -94,7 +111,7 @@ class Timeline:
             "frames": self.frames, "duration_s": round(self.frames / self.fps, 3) if self.fps else None,
             "detect_every": self.detect_every, "model": self.model, "signature": self.signature,
             "threshold": None if self.threshold is None else round(self.threshold, 6),
-            "tracks": [t.to_dict(boxes) for t in self.tracks],
+            "cuts": list(self.cuts), "tracks": [t.to_dict(boxes) for t in self.tracks],
             "elapsed_s": round(self.elapsed_s, 3), "processing_fps": round(self.processing_fps, 2),
             "ms_per_frame": {k: round(v * 1e3 / max(self.frames, 1), 2) for k, v in self.stage_s.items()},
             "notes": list(self.notes),

@@ -1,20 +1,29 @@
-"""Follow faces between detections and link detections into tracks by box overlap and embedding.
-
-On a detection frame every face is detected and embedded, and each detection joins the live track
-whose last box it overlaps and whose mean embedding it is near (one-to-one, cheapest link
-first), or starts a new track. A whole face that overlaps a track but is another person (a
-cut, two people crossing) starts its own track: the embedding decides, not the place. A face cut
-by the frame's edge (``is_partial``: entering or leaving the picture) is not embedded, its
-embedding would be poor; it is linked by overlap alone, and does not vote on the name. Between
-detection frames each track's box is moved by template matching (normalised cross-correlation of
-a small grey patch in a window around the last box): cheap, so the detector need not run on every
-frame. Following stops at the first frame where the patch no longer matches well (the face left,
-the scene cut). A new track is also followed backwards through the frames since the previous
-detection, so a face that appeared between two detection frames gets its boxes from the frame it
-appeared in; where an older track's following and a new track's backwards following claim the same
-place in the same frame (a cut to a face that looks alike at 32 px), the better correlation wins.
-Track ends are therefore exact on clean cuts, and otherwise off by at most the frames between two
+"""Link detections into tracks by embedding (and by place within a shot), and follow them between
 detections.
+
+On a detection frame every face is detected and embedded, and each detection joins the track
+whose exemplars it is near (one-to-one, cheapest link first), or starts a new track. A track's
+identity is a few of its own faces (``Exemplars``: the most recent and the best by quality), never
+a running mean of everything it accepted: the mean of two people sits between them and within
+reach of both, so one wrong link would let a track absorb both people from then on. A detection's
+distance to a track is its distance to the second-nearest exemplar (the nearest while the track
+has fewer than three), so one wrong face among the exemplars does not open the track to that
+person; and the embedding decides: a whole face that overlaps a track but is another person
+starts its own track.
+
+A face cut by the frame's edge (``is_partial``: entering or leaving the picture) is not embedded,
+its embedding would be poor; it is linked by overlap alone, within the same shot only, and adds no
+exemplar and no vote. A poor face (``faceprint.quality.is_poor``) links by its embedding but is an
+exemplar only while its track has no better one; a track of poor faces only (small, blurred)
+links only where it overlaps, within the looser ``poor_gate``. At a shot cut (``cut``) no track continues by place: following stops, and after it a
+face joins an earlier track only by its embedding (within ``reid_gate``). A track that ended
+(its face unseen for a while) may be taken up again the same way: a person who leaves and comes
+back keeps the track's number.
+
+Between detection frames each track's box is moved by template matching (``video.template``).
+A new track is also followed backwards through the frames since the previous detection (never
+across a cut); where an older track's following and a new track's backwards following claim the
+same place in the same frame, the better correlation wins.
 """
 
 from __future__ import annotations
@@ -25,15 +34,23 @@ from typing import Sequence
 
 import numpy as np
 
+from faceprint.quality import is_poor
 from faceprint.types import Box, Detection
+from faceprint.video.template import FaceTemplate, face_template, follow_template
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_WIDTH = 32  # pixels: the face patch is matched at this width, whatever the face's size
-SEARCH_MARGIN = 0.5  # the window searched around the last box, as a fraction of its size
-SCALES = (1 / 1.06, 1.0, 1.06)  # face sizes tried from one frame to the next (zoom, approach)
-SCALE_PENALTY = 0.01  # correlation another size must win by
 INFEASIBLE = 1e6
+RECENT_EXEMPLARS = 4  # the latest faces a track keeps (the face as it looks now)
+BEST_EXEMPLARS = 4  # and its best faces by quality (the face as it looks at its clearest)
+MAX_DORMANT = 64  # ended tracks a face may still be re-identified with
+ROBUST_FROM = 3  # exemplars from which a face must be near two of them, not one
+MAX_SAMPLES = 512  # whole faces a track keeps for splitting it afterwards (thinned out beyond)
+
+
+def _is_poor(quality: float | None) -> bool:
+    """Whether a face's quality is below the shared floor (False when not scored)."""
+    return bool(is_poor(quality))
 
 
 @dataclass(frozen=True)
@@ -52,11 +69,65 @@ class TrackPoint:
                 "detected": self.detected, "score": round(float(self.score), 3)}
 
 
+@dataclass(frozen=True)
+class Sample:
+    """One whole face of a track: its detection frame, embedding and quality (None: not scored)."""
+
+    frame: int
+    vector: np.ndarray
+    quality: float | None
+
+
+class Exemplars:
+    """A track's identity: its ``RECENT_EXEMPLARS`` latest faces and ``BEST_EXEMPLARS`` best ones by
+    quality (unscored faces rank in the middle, 0.5). Poor faces (``faceprint.quality.is_poor``)
+    stand in, the latest ``RECENT_EXEMPLARS`` of them, only while the track has no other: a track
+    of small, blurred faces still links by its embeddings, not by place alone."""
+
+    def __init__(self) -> None:
+        self.recent: list[Sample] = []
+        self.best: list[Sample] = []
+        self.poor: list[Sample] = []
+
+    def __len__(self) -> int:
+        return len(self.recent) + len(self.best) or len(self.poor)
+
+    @property
+    def only_poor(self) -> bool:
+        """Whether every face this track holds is poor (its embeddings are then less sure)."""
+        return not (self.recent or self.best) and bool(self.poor)
+
+    def add(self, sample: Sample) -> None:
+        if _is_poor(sample.quality):
+            self.poor = [*self.poor, sample][-RECENT_EXEMPLARS:]
+            return
+        self.recent.append(sample)
+        if len(self.recent) > RECENT_EXEMPLARS:
+            self.best.append(self.recent.pop(0))
+            self.best.sort(key=lambda s: -(0.5 if s.quality is None else s.quality))  # stable: earlier first
+            del self.best[BEST_EXEMPLARS:]
+
+    def matrix(self) -> np.ndarray:
+        """The exemplars' vectors, one per row (the poor stand-ins when there is no other)."""
+        return np.stack([s.vector for s in (self.recent + self.best or self.poor)])
+
+    def distance(self, vector: np.ndarray) -> float:
+        """Euclidean distance from ``vector`` to the track: to its second-nearest exemplar once it
+        has ``ROBUST_FROM`` of them, else to the nearest (inf when there is none). One face of
+        another person that got in (a link just under the gate) is then not enough to let that
+        person's faces in after it."""
+        if not len(self):
+            return float("inf")
+        d = np.sort(np.linalg.norm(self.matrix() - vector, axis=1))
+        return float(d[1] if len(d) >= ROBUST_FROM and not self.only_poor else d[0])
+
+
 @dataclass
 class Track:
     """One face followed through the video: its boxes (in frame order), how often the detector
-    found it, and the running sum of the embeddings of those detections that were whole faces
-    (only the sum is kept, so a long camera run does not keep every embedding)."""
+    found it, its whole faces (``samples``, for splitting a track whose faces form two groups;
+    at most ``MAX_SAMPLES``, evenly thinned) and the exemplars it links by. ``placed`` is False after a cut: its last box is in another
+    shot and links nothing by place."""
 
     id: int
     points: list[TrackPoint] = field(default_factory=list)
@@ -65,23 +136,26 @@ class Track:
     misses: int = 0
     alive: bool = True
     following: bool = False
-    _sum: np.ndarray | None = None
+    placed: bool = True
+    samples: list[Sample] = field(default_factory=list)
+    exemplars: Exemplars = field(default_factory=Exemplars)
     _template: FaceTemplate | None = None
 
-    @property
-    def mean_vector(self) -> np.ndarray | None:
-        """The unit-length mean of this track's embeddings (None before its first whole face)."""
-        if self._sum is None:
-            return None
-        return self._sum / max(float(np.linalg.norm(self._sum)), 1e-12)
-
-    def add_detection(self, point: TrackPoint, vector: np.ndarray | None, template: FaceTemplate | None) -> None:
+    def add_detection(self, point: TrackPoint, vector: np.ndarray | None, template: FaceTemplate | None,
+                      quality: float | None = None) -> None:
+        """Add a detection; ``vector`` None for a partial face (linked by place: no exemplar)."""
         self.points.append(point)
         self.detections += 1
         if vector is not None:
-            self._sum = vector.astype(np.float64) if self._sum is None else self._sum + vector
+            sample = Sample(point.frame, vector.astype(np.float32), quality)
+            self.samples.append(sample)
+            if len(self.samples) > MAX_SAMPLES:  # a camera runs for hours: keep every other one, in order
+                self.samples = self.samples[::2]
+            self.exemplars.add(sample)
         self.box = point.box
         self.misses = 0
+        self.alive = True
+        self.placed = True
         self._template = template
         self.following = template is not None
 
@@ -127,118 +201,63 @@ def iou(a: Box, b: Box) -> float:
     return float(inter / (a.width * a.height + b.width * b.height - inter))
 
 
-@dataclass(frozen=True)
-class FaceTemplate:
-    """A face's grey patch, TEMPLATE_WIDTH pixels for the box's width; ``dx``, ``dy``: where the
-    patch starts inside the box, as fractions of its width and height (above 0 when the box
-    reached past the frame's edge and the patch was cut at it)."""
-
-    patch: np.ndarray
-    dx: float
-    dy: float
-
-
-def face_template(grey: np.ndarray, box: Box) -> FaceTemplate | None:
-    """The grey patch inside ``box`` (clipped to the frame) at the scale that makes the box
-    TEMPLATE_WIDTH wide; None if too little of it is inside the frame."""
-    import cv2
-
-    h, w = grey.shape[:2]
-    left, top = int(max(box.left, 0)), int(max(box.top, 0))
-    right, bottom = int(min(box.right, w)), int(min(box.bottom, h))
-    if right - left < 4 or bottom - top < 4:
-        return None
-    scale = TEMPLATE_WIDTH / box.width
-    size = (max(4, round((right - left) * scale)), max(4, round((bottom - top) * scale)))
-    patch = cv2.resize(grey[top:bottom, left:right], size, interpolation=cv2.INTER_AREA)
-    return FaceTemplate(patch, (left - box.left) / box.width, (top - box.top) / box.height)
-
-
-def follow_template(grey: np.ndarray, box: Box, template: FaceTemplate,
-                    scales: Sequence[float] = SCALES) -> tuple[Box, float] | None:
-    """Where ``template`` best matches in a window around ``box`` (its place in the previous
-    frame), trying the face a little smaller, the same size and a little larger: the moved box and
-    its correlation, or None when the window is too small."""
-    import cv2
-
-    h, w = grey.shape[:2]
-    mx, my = box.width * SEARCH_MARGIN, box.height * SEARCH_MARGIN
-    left, top = int(max(box.left - mx, 0)), int(max(box.top - my, 0))
-    right, bottom = int(min(box.right + mx, w)), int(min(box.bottom + my, h))
-    best: tuple[float, Box] | None = None
-    for k in scales:
-        width, height = box.width * k, box.height * k
-        scale = TEMPLATE_WIDTH / width
-        size = (round((right - left) * scale), round((bottom - top) * scale))
-        if size[0] < template.patch.shape[1] or size[1] < template.patch.shape[0]:
-            continue
-        window = cv2.resize(grey[top:bottom, left:right], size, interpolation=cv2.INTER_AREA)
-        scores = cv2.matchTemplate(window, template.patch, cv2.TM_CCOEFF_NORMED)
-        _, score, _, (x, y) = cv2.minMaxLoc(scores)
-        # the peak to a fraction of a template pixel (one template pixel is width / 32 image pixels)
-        fx = x + _subpixel(scores[y, max(x - 1, 0) : x + 2], x)
-        fy = y + _subpixel(scores[max(y - 1, 0) : y + 2, x], y)
-        new_left = left + fx / scale - template.dx * width
-        new_top = top + fy / scale - template.dy * height
-        # another size must do clearly better than the same size, or boxes would drift in size
-        score -= 0.0 if k == 1.0 else SCALE_PENALTY
-        if best is None or score > best[0]:
-            best = (score, Box(new_left, new_top, new_left + width, new_top + height))
-    if best is None:
-        return None
-    return best[1], float(best[0])
-
-
-def _subpixel(values: np.ndarray, at: int) -> float:
-    """Offset of the vertex of the parabola through a peak and its two neighbours (0 at an edge)."""
-    if at == 0 or len(values) < 3:
-        return 0.0
-    left, mid, right = (float(v) for v in values)
-    curvature = left - 2 * mid + right
-    return 0.0 if curvature >= 0 else float(np.clip(0.5 * (left - right) / curvature, -0.5, 0.5))
-
-
 class FaceTracker:
     """Links detections into tracks and follows them between detection frames.
 
     Args:
-        gate: largest Euclidean distance between a detection's embedding and a track's mean
-            embedding for the two to be the same face (``track_video`` uses
+        gate: largest Euclidean distance between a detection's embedding and a track's exemplars
+            (``Exemplars.distance``) for the two to be the same face (``track_video`` uses
             ``process.default_gate(model)``: one impostor pair in 10,000 on the model's fitted curve).
-        iou_min: smallest overlap between a track's last box and a detection to link them by place.
-        reid_gate: a detection that does not overlap a track may still join it when its embedding
-            is at most this far from the track's (a face that moved fast, or came back); default
-            0.8 x ``gate``. 0 turns this off.
-        max_misses: detection frames a track may go unseen before it ends.
+        iou_min: smallest overlap between a track's last box and a detection to link them by place
+            (in the same shot only).
+        reid_gate: a detection that does not overlap a track (it moved fast, came back, or a cut
+            came between) may still join it when its embedding is at most this far from the
+            track's exemplars; default 0.8 x ``gate``. 0 turns this off.
+        max_misses: detection frames a track may go unseen before it ends (it can still be
+            re-identified by embedding afterwards).
         min_follow_score: the smallest template correlation that counts as having followed the face.
         min_backfill_score: the same for following a new face backwards (stricter: a new track
-            should not reach back onto the background or into another shot).
+            should not reach back onto the background).
+        poor_gate: for a track that holds only poor faces (small, blurred: their embeddings
+            scatter more), a detection overlapping it links when its embedding is within this of
+            the nearest of them (never without overlap); default 1.25 x ``gate`` (``track_video``
+            uses the model's verification threshold).
     """
 
     def __init__(self, gate: float, iou_min: float = 0.2, reid_gate: float | None = None, max_misses: int = 2,
-                 min_follow_score: float = 0.6, min_backfill_score: float = 0.8) -> None:
+                 min_follow_score: float = 0.6, min_backfill_score: float = 0.8,
+                 poor_gate: float | None = None) -> None:
         self.gate = gate
+        self.poor_gate = 1.25 * gate if poor_gate is None else poor_gate
         self.iou_min = iou_min
         self.reid_gate = 0.8 * gate if reid_gate is None else reid_gate
         self.max_misses = max_misses
         self.min_follow_score = min_follow_score
         self.min_backfill_score = min_backfill_score
         self.tracks: list[Track] = []
+        self.cuts: list[int] = []
         self._recent: list[tuple[int, float, np.ndarray]] = []  # frames followed since the last detection
 
     @property
     def live(self) -> list[Track]:
         return [t for t in self.tracks if t.alive]
 
+    def _candidates(self) -> list[Track]:
+        """Live tracks, and the latest ended ones that hold exemplars (for re-identification)."""
+        dormant = [t for t in self.tracks if not t.alive and len(t.exemplars)][-MAX_DORMANT:]
+        return self.live + dormant
+
     def cost(self, track: Track, box: Box, vector: np.ndarray | None) -> float:
         """How unlikely it is that a detection continues ``track``; INFEASIBLE when it cannot.
-        Without an embedding on either side (a partial face) only the place counts, and the link
-        costs as much as the loosest one by embedding, so a whole-face match is preferred."""
-        overlap = iou(track.box, box) if track.box is not None else 0.0
-        mean = track.mean_vector
-        if vector is None or mean is None:
-            return INFEASIBLE if overlap < self.iou_min else self.gate + 0.5 * (1.0 - overlap)
-        distance = float(np.linalg.norm(mean - vector))
+        Without an embedding on either side (a partial face, a track of partial faces) only the
+        place counts, within one shot, and the link costs more than any by embedding (a
+        re-identification included), so a whole-face match is preferred."""
+        overlap = iou(track.box, box) if track.box is not None and track.placed and track.alive else 0.0
+        if vector is None or not len(track.exemplars):
+            return INFEASIBLE if overlap < self.iou_min else self.gate + 0.5 + 0.5 * (1.0 - overlap)
+        distance = track.exemplars.distance(vector)
+        if track.exemplars.only_poor:
+            return INFEASIBLE if overlap < self.iou_min or distance > self.poor_gate else distance + 0.5 * (1 - overlap)
         # the gate stays strict even where the face patch was followed without a break: two
         # people's faces correlate well enough at 32 px that a cut can look continuous, and one
         # track over two people loses one of them, where a face split in two tracks keeps its name
@@ -246,18 +265,31 @@ class FaceTracker:
             return INFEASIBLE
         return distance + 0.5 * (1.0 - overlap)
 
+    def cut(self, frame: int) -> None:
+        """The picture cut to another shot at ``frame``: no track continues by place across it."""
+        self.cuts.append(frame)
+        for track in self.live:
+            track.following = False
+            track.placed = False
+        self._recent.clear()
+        log.debug("frame %d: shot cut", frame)
+
     def update(self, frame: int, time_s: float, grey: np.ndarray, detections: Sequence[Detection],
-               vectors: Sequence[np.ndarray | None]) -> list[Track]:
+               vectors: Sequence[np.ndarray | None],
+               qualities: Sequence[float | None] | None = None) -> list[Track]:
         """Link a detection frame's faces to tracks; returns the track of each detection, in order.
-        ``vectors`` holds each detection's embedding, or None for a partial face (``is_partial``)."""
-        live = self.live
+        ``vectors`` holds each detection's embedding, or None for a partial face (``is_partial``);
+        ``qualities`` each face's quality (None: not scored)."""
+        qualities = list(qualities) if qualities is not None else [None] * len(detections)
+        candidates = self._candidates()
+        live = [t for t in candidates if t.alive]
         assigned: list[Track | None] = [None] * len(detections)
-        if live and len(detections):
-            costs = np.array([[self.cost(t, d.box, v) for d, v in zip(detections, vectors)] for t in live])
+        if candidates and len(detections):
+            costs = np.array([[self.cost(t, d.box, v) for d, v in zip(detections, vectors)] for t in candidates])
             for r, c in _cheapest_first(costs):
-                assigned[c] = live[r]
+                assigned[c] = candidates[r]
         owners: list[Track] = []
-        for det, vector, track in zip(detections, vectors, assigned):
+        for det, vector, quality, track in zip(detections, vectors, qualities, assigned):
             template = face_template(grey, det.box)
             if track is None:
                 track = Track(id=len(self.tracks) + 1)
@@ -265,8 +297,14 @@ class FaceTracker:
                 track.points.extend(self._claim(self._backfill(det.box, template)))
                 log.debug("frame %d: new track %d (seen from frame %d)", frame, track.id,
                           track.points[0].frame if track.points else frame)
+            elif not (track.alive and track.placed):
+                # taken up again by its embedding (after a cut, or coming back): its boxes from the
+                # frames since the last detection, as for a new face
+                last = track.points[-1].frame if track.points else -1
+                track.points.extend(p for p in self._claim(self._backfill(det.box, template)) if p.frame > last)
+                log.debug("frame %d: track %d re-identified", frame, track.id)
             track.add_detection(TrackPoint(frame, time_s, det.box, True, det.score),
-                                None if vector is None else np.asarray(vector, np.float32), template)
+                                None if vector is None else np.asarray(vector, np.float32), template, quality)
             owners.append(track)
         seen = {id(t) for t in owners}
         for track in live:

@@ -53,17 +53,7 @@ def detect_tiled(image: np.ndarray, detect: Callable[[np.ndarray], np.ndarray], 
             rows = np.asarray(detect(image[top:bottom, left:right]), dtype=np.float64)
             if not len(rows):
                 continue
-            x, y, w, h = rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4]
-            cut = np.zeros(len(rows), bool)
-            if left > 0:
-                cut |= x < EDGE_MARGIN
-            if top > 0:
-                cut |= y < EDGE_MARGIN
-            if right < width:
-                cut |= x + w > right - left - EDGE_MARGIN
-            if bottom < height:
-                cut |= y + h > bottom - top - EDGE_MARGIN
-            rows = rows[~cut]
+            rows = rows[~cut_at_inner_edges(rows, (left, top, right, bottom), width, height)]
             rows[:, 1] += left
             rows[:, 2] += top
             rows[:, 5::2] += left  # keypoints: x, y pairs
@@ -72,6 +62,32 @@ def detect_tiled(image: np.ndarray, detect: Callable[[np.ndarray], np.ndarray], 
     if not found:
         return np.zeros((0, 15), np.float64)
     return np.concatenate(found)
+
+
+def cut_at_inner_edges(rows: np.ndarray, region: tuple[int, int, int, int], width: int, height: int) -> np.ndarray:
+    """Which detections of a region touch one of its edges that lies inside the image: the face may
+    go on beyond it, and the whole-image pass or another region has it whole.
+
+    Args:
+        rows: the detector's rows in region pixels (column 1..4: x, y, w, h).
+        region: ``(left, top, right, bottom)`` of the region in the image.
+        width, height: the image's size.
+
+    Returns:
+        A boolean mask, True for the rows to drop.
+    """
+    left, top, right, bottom = region
+    x, y, w, h = rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4]
+    cut = np.zeros(len(rows), bool)
+    if left > 0:
+        cut |= x < EDGE_MARGIN
+    if top > 0:
+        cut |= y < EDGE_MARGIN
+    if right < width:
+        cut |= x + w > right - left - EDGE_MARGIN
+    if bottom < height:
+        cut |= y + h > bottom - top - EDGE_MARGIN
+    return cut
 
 
 def merge(rows: np.ndarray, iou_threshold: float = 0.4) -> np.ndarray:

@@ -104,6 +104,11 @@ function formatDistance(d) {
   return d === null || d === undefined ? "no one enrolled" : `distance ${Number(d).toFixed(3)}`;
 }
 
+// a face's quality (0-1) as " · quality 0.83", or nothing when the server did not score it
+function formatQuality(q) {
+  return q === null || q === undefined ? "" : ` · quality ${Number(q).toFixed(2)}`;
+}
+
 function previewFiles(input, target) {
   target.replaceChildren();
   for (const file of Array.from(input.files).slice(0, 12)) {
@@ -131,11 +136,13 @@ async function checkKey() {
       ? `Signed in with admin key ${me.id}${me.name ? ` (${me.name})` : ""}: you may enrol and delete.`
       : `Signed in with read-only key ${me.id}${me.name ? ` (${me.name})` : ""}: identify and verify only.`;
     for (const id of ["enrol-card"]) $(id).classList.toggle("locked", me.scope !== "admin");
+    document.dispatchEvent(new CustomEvent("faceprint:key"));  // the People view (people.js) lists people
     await loadSubjects();
   } catch (err) {
     state.scope = null;
     status.className = "status bad";
     status.textContent = err.message;
+    document.dispatchEvent(new CustomEvent("faceprint:key"));
   }
 }
 
@@ -212,7 +219,8 @@ function drawIdentification(file, result) {
     const dist = document.createElement("span");
     dist.className = "dist";
     dist.textContent = formatDistance(face.distance) +
-      (unknown && face.candidates.length ? ` (nearest: ${face.candidates[0].subject})` : "");
+      (unknown && face.candidates.length ? ` (nearest: ${face.candidates[0].subject})` : "") +
+      formatQuality(face.face.quality);
     li.append(name, dist);
     list.append(li);
   });
@@ -255,6 +263,7 @@ $("enrol-form").addEventListener("submit", async (event) => {
       $("enrol-form").reset();
       $("enrol-preview").replaceChildren();
       await loadSubjects();
+      document.dispatchEvent(new CustomEvent("faceprint:gallery"));  // the People view lists them again
     } catch (err) {
       show($("enrol-error"), err.message);
     }
@@ -291,6 +300,7 @@ $("verify-form").addEventListener("submit", async (event) => {
       strong.textContent = r.same ? "Same person" : "Different people";
       const detail = document.createElement("div");
       detail.textContent = `distance ${r.distance.toFixed(3)}, threshold ${r.threshold.toFixed(3)}` +
+        (r.first.quality != null && r.second.quality != null ? ` · quality ${r.first.quality.toFixed(2)} and ${r.second.quality.toFixed(2)}` : "") +
         (r.notes.length ? ` · ${r.notes.join("; ")}` : "");
       out.append(strong, detail);
       out.hidden = false;
@@ -346,6 +356,7 @@ async function deleteSubject(name, button) {
     }
   });
   await loadSubjects();
+  document.dispatchEvent(new CustomEvent("faceprint:gallery"));
 }
 
 $("subjects-refresh").addEventListener("click", () => busy($("subjects-refresh"), loadSubjects));
