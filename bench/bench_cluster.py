@@ -218,6 +218,11 @@ def compare(faces: dict[str, np.ndarray], repeat: int) -> list[dict]:
         f"**faceprint.cluster** (method='auto': exact up to 6,000 faces, same-photo rule, {ours:.2f}, "
         "re-cut for many people)": lambda: cluster_vectors(vectors, ours, photo, 1, adapt=adaptive_cut("dlib")),
     }
+    return interleaved(faces, methods, repeat)
+
+
+def interleaved(faces: dict[str, np.ndarray], methods: dict, repeat: int) -> list[dict]:
+    """Run each method ``repeat`` times, interleaved; the scores of the first round, median seconds."""
     times: dict[str, list[float]] = {name: [] for name in methods}
     labels: dict[str, np.ndarray] = {}
     for _ in range(repeat):

@@ -184,7 +184,7 @@ def by_k(faces: dict[str, np.ndarray], ks: list[int]) -> None:
 def compare(faces: dict[str, np.ndarray], repeat: int) -> list[dict]:
     """Chinese whispers at its best CelebA threshold and faceprint on the same vectors,
     interleaved ``repeat`` times; scores of the first round, median seconds."""
-    from bench_cluster import WHISPERS_THRESHOLD, chinese_whispers, score
+    from bench_cluster import WHISPERS_THRESHOLD, chinese_whispers, interleaved
 
     from faceprint.clustering import cluster_vectors, default_threshold
     from faceprint.clustering.api import adaptive_cut
@@ -198,16 +198,7 @@ def compare(faces: dict[str, np.ndarray], repeat: int) -> list[dict]:
         f"**faceprint.cluster_vectors** as faceprint.cluster runs it ({cut}, re-cut for many people)":
             lambda: cluster_vectors(vectors, cut, photo, 1, adapt=adaptive_cut("dlib")),
     }
-    times: dict[str, list[float]] = {name: [] for name in methods}
-    labels: dict[str, np.ndarray] = {}
-    for _ in range(repeat):
-        for name, run in methods.items():
-            start = time.perf_counter()
-            out = run()
-            times[name].append(time.perf_counter() - start)
-            labels.setdefault(name, out)
-    return [{"method": name, "seconds": float(np.median(times[name])), **score(faces, labels[name])}
-            for name in methods]
+    return interleaved(faces, methods, repeat)
 
 
 if __name__ == "__main__":

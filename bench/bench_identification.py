@@ -251,7 +251,9 @@ def templates(model: str, people: dict[str, tuple[np.ndarray, np.ndarray]], size
 
 
 def floor_share(data: Path, model: str) -> None:
-    """Print the share of each photo set's faces (nearest the centre) below the quality floor."""
+    """Print the share of each photo set's faces (nearest the centre) below the quality floor: the
+    held-out sets, then the evaluation-only ones (LFW View 2, cfp_dev frontal and profile), where
+    identify would answer "unknown"."""
     import ident_data
 
     from faceprint.pipeline.batch import embed_sources
@@ -259,7 +261,7 @@ def floor_share(data: Path, model: str) -> None:
     from faceprint.quality import POOR_QUALITY
 
     pipeline = Pipeline(PipelineConfig(model=model))
-    for label, items in ident_data.photo_sets(data).items():
+    for label, items in (ident_data.photo_sets(data) | ident_data.evaluation_sets(data)).items():
         found = embed_sources(pipeline, [p for p, _ in items], nearest_only=True)
         scores = np.array([r.faces[0].quality for r in found if r.faces and r.faces[0].quality is not None])
         print(f"{model} {label}: {len(scores)} faces, {100 * np.mean(scores < POOR_QUALITY):.1f} % below the "

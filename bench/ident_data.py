@@ -37,6 +37,21 @@ def lfw_outside_protocols(lfw: Path) -> list[tuple[Path, str]]:
             for p in sorted(d.glob("*.jpg"))]
 
 
+def evaluation_sets(data: Path) -> dict[str, list[tuple[Path, str]]]:
+    """``(path, person)`` of the evaluation-only sets: LFW View 2 (every photo of ``pairs.txt``) and
+    cfp_dev's frontal and profile photos. Only for measuring what a default does on them."""
+    from faceprint.eval.protocols import read_lfw_pairs
+
+    lfw = data / "lfw"
+    view2 = sorted({Path(p) for pair in read_lfw_pairs(lfw / "pairs.txt") for p in (pair.first, pair.second)})
+    cfp = data / "cfp_dev"
+    sets = {"lfw_view2": [(p if p.is_absolute() else lfw / p, p.parent.name) for p in view2]}
+    for pose in ("frontal", "profile"):
+        sets[f"cfp_dev_{pose}"] = [(p, f"cfp_{d.name}") for d in sorted(cfp.iterdir()) if (d / pose).is_dir()
+                                   for p in sorted((d / pose).glob("*.jpg"))]
+    return sets
+
+
 def photo_sets(data: Path) -> dict[str, list[tuple[Path, str]]]:
     """``(path, person)`` of each photo set that the pipeline embeds from photos."""
     orl = [(p, f"orl_{d.name}") for d in sorted((data / "orl").iterdir()) if d.is_dir()

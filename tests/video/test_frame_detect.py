@@ -30,14 +30,6 @@ def _matched(reference, got, iou: float = 0.5) -> list[bool]:
 
 
 @pytest.fixture(scope="module")
-def crowd(data_dir: Path) -> Path:
-    path = data_dir / "video" / "crowd_1080p.mp4"
-    if not path.is_file():
-        pytest.skip("video/crowd_1080p.mp4 not in the shared data")
-    return path
-
-
-@pytest.fixture(scope="module")
 def crowd_frames(crowd: Path) -> list[np.ndarray]:
     """RGB frames 0 to 10 of the street video."""
     with VideoReader(crowd, max_frames=11) as video:

@@ -101,14 +101,6 @@ def test_live_label_names_the_second_person_of_a_track_once_their_run_starts() -
     assert live_label(8, [FrameMatch(0, "ann", 0.1, 0.1)], 0.4, POOR_QUALITY, {}) == ("#8 unknown", False)
 
 
-@pytest.fixture(scope="module")
-def crowd(data_dir: Path) -> Path:
-    path = data_dir / "video" / "crowd_1080p.mp4"
-    if not path.is_file():
-        pytest.skip("video/crowd_1080p.mp4 not in the shared data")
-    return path
-
-
 def test_an_error_inside_the_loop_stops_the_detection_thread(crowd: Path) -> None:
     from faceprint.video import track_video
 

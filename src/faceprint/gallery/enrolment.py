@@ -16,9 +16,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from faceprint.errors import BadImage, BadInput, GalleryMismatch, NoFace, NothingEnrolled, UnknownSubject
-from faceprint.gallery.enrol_quality import (  # the floor's accessors are Gallery's, through this module
-    POOR, QualityRule, passes, save_min_quality, stored_min_quality,  # noqa: F401
-)
+from faceprint.gallery.enrol_quality import POOR, QualityRule, passes
 from faceprint.gallery.store import NewFace, Store
 from faceprint.gallery.thumbnails import face_thumbnail
 from faceprint.gallery.types import EnrolReport

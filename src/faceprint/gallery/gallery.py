@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from faceprint.gallery import enrolment, naming, pipeline_settings, transfer, upkeep
+from faceprint.gallery import enrol_quality, enrolment, naming, pipeline_settings, transfer, upkeep
 from faceprint.gallery.naming import decide
 from faceprint.gallery.people import AddPhotosReport, People
 from faceprint.gallery.searcher import open_searcher
@@ -252,11 +252,11 @@ class Gallery:
     @property
     def min_quality(self) -> float | None:
         """The quality below which enrol refuses a photo; None (the default): it only warns."""
-        return enrolment.stored_min_quality(self._store)
+        return enrol_quality.stored_min_quality(self._store)
 
     @min_quality.setter
     def min_quality(self, value: float | None) -> None:
-        enrolment.save_min_quality(self._store, value)
+        enrol_quality.save_min_quality(self._store, value)
 
     def _enrol(self, items: list[enrolment.EnrolItem], progress: Progress, workers: int, keep_photos: bool,
                min_quality: float | None = None, allow_poor: bool = False) -> enrolment.Enrolment:

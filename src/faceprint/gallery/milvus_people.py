@@ -22,10 +22,10 @@ import json
 from collections import Counter, defaultdict
 from typing import Any, Sequence
 
-from faceprint.errors import BadInput, SubjectExists, UnknownFace, UnknownSubject
+from faceprint.errors import BadInput, SubjectExists, UnknownFace
 from faceprint.gallery.milvus_people_read import FACE_FIELDS, MilvusPeopleReader
 from faceprint.gallery.names import check_person_name
-from faceprint.gallery.people_types import Person, unnamed_label
+from faceprint.gallery.people_types import Person, merge_group, merge_others, unnamed_label
 from faceprint.gallery.store import NewFace, utc_now
 
 
@@ -166,16 +166,9 @@ class MilvusPeople(MilvusPeopleReader):
         """Merge people (see ``SqlitePeople.merge``): rule-breaking faces set apart first, then the
         others' faces moved, links copied, and the others removed (faces before subjects)."""
         s = self.store
-        others = sorted({int(o) for o in others})
-        if not others or int(into) in others:
-            raise BadInput("merge needs a person to keep and at least one other person to merge into it")
+        others = merge_others(into, others)
         with s.lock, s._strong_reads():
-            everyone = self.persons(ids=[into, *others])
-            if len(everyone) != len(others) + 1:
-                missing = sorted({into, *others} - {p.id for p in everyone})
-                raise UnknownSubject(f"no person with id {missing[0]} in {s.path}")
-            keep = next(p for p in everyone if p.id == into)
-            named = [p for p in everyone if p.named and p.id != into]
+            keep, named = merge_group(into, others, self.persons(ids=[into, *others]), s.path)
             group = [into, *others]
             rows = s._in("faces", "subject_id", group, FACE_FIELDS) if s._has_faces() else []
             links = [(f, p) for f, p in self.cannot_links() if p in group]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 UNNAMED_PREFIX = "person "
 _UNNAMED = re.compile(r"^person [1-9]\d*$", re.IGNORECASE)  # ids start at 1: "person 0", "person 007" are free
@@ -92,3 +92,38 @@ class ReclusterReport:
         return {"faces": self.faces, "people": self.people, "moved": self.moved, "new_people": self.new_people,
                 "removed_people": self.removed_people, "threshold": round(self.threshold, 4),
                 "seconds": round(self.seconds, 3)}
+
+
+def merge_others(into: int, others: Sequence[int]) -> list[int]:
+    """The people merged into ``into``, checked: distinct ids, at least one, ``into`` not among them.
+
+    Raises:
+        BadInput: no others, or ``into`` among them.
+    """
+    from faceprint.errors import BadInput
+
+    ids = sorted({int(o) for o in others})
+    if not ids or int(into) in ids:
+        raise BadInput("merge needs a person to keep and at least one other person to merge into it")
+    return ids
+
+
+def merge_group(into: int, others: Sequence[int], everyone: Sequence[Person], where: Any) -> tuple[Person, list[Person]]:
+    """The person kept and the named people among those merged into it, from ``everyone`` read.
+
+    Args:
+        into: the person kept.
+        others: the people merged into it (``merge_others``).
+        everyone: the people read for ``[into, *others]``.
+        where: the gallery, for the message.
+
+    Raises:
+        UnknownSubject: one of the ids is no person.
+    """
+    from faceprint.errors import UnknownSubject
+
+    if len(everyone) != len(others) + 1:
+        missing = sorted({into, *others} - {p.id for p in everyone})
+        raise UnknownSubject(f"no person with id {missing[0]} in {where}")
+    keep = next(p for p in everyone if p.id == into)
+    return keep, [p for p in everyone if p.named and p.id != into]

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 from faceprint.errors import BadInput, SubjectExists, UnknownFace, UnknownSubject
 from faceprint.gallery.names import check_person_name
-from faceprint.gallery.people_types import Person, unnamed_label
+from faceprint.gallery.people_types import Person, merge_group, merge_others, unnamed_label
 from faceprint.gallery.sqlite_schema import FACE_COLUMNS, face_record
 from faceprint.gallery.store import NewFace, utc_now
 from faceprint.gallery.types import FaceRecord
@@ -256,16 +256,9 @@ class SqlitePeople:
             UnknownSubject: one of the ids is no person.
             BadInput: ``into`` among ``others``, or no others.
         """
-        others = sorted({int(o) for o in others})
-        if not others or int(into) in others:
-            raise BadInput("merge needs a person to keep and at least one other person to merge into it")
+        others = merge_others(into, others)
         with self.store._write():
-            everyone = self.persons(ids=[into, *others])
-            if len(everyone) != len(others) + 1:
-                missing = sorted({into, *others} - {p.id for p in everyone})
-                raise UnknownSubject(f"no person with id {missing[0]} in {self.store.path}")
-            keep = next(p for p in everyone if p.id == into)
-            named = [p for p in everyone if p.named and p.id != into]
+            keep, named = merge_group(into, others, self.persons(ids=[into, *others]), self.store.path)
             marks = ",".join(str(o) for o in others)
             self.db.execute(f"UPDATE faces SET subject_id=?, confirmed=1 WHERE subject_id IN ({marks})", (into,))
             self.db.execute("UPDATE faces SET confirmed=1 WHERE subject_id=?", (into,))
