@@ -15,7 +15,9 @@ Rules (all name a face after its nearest enrolled face, as ``Gallery.identify``)
 * ``faces``: ``1 - (1 - p(t)) ** N`` with N faces, p the shipped impostor curve (LFW View 1):
   every face counted as a chance (b = 1);
 * ``package``: the package's default now (``thresholds.identification_threshold`` given the
-  gallery's people: C = S ** (1 - b) * N ** b chances);
+  faces of each enrolled person: C = sum_i n_i ** b chances);
+* ``previous``: the previous release's default, C = S ** (1 - b) * N ** b with only the count of
+  people S and b fitted on CelebA training people alone (0.9 for dlib, 0.95 for the others);
 * ``subjects``: the shipped curve with N people instead of N faces (b = 0);
 * ``pairs-celeba``: N faces, p fitted on the training people's impostor pairs;
 * ``sized``: thresholds measured on training galleries of several sizes, interpolated in log N.
@@ -65,20 +67,34 @@ def split(people: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[tuple[np.nd
     return (cv[fit], cl[fit]), (np.concatenate(held_v), np.concatenate(held_l))
 
 
-# -- the rules: each gives the threshold for (faces, people, fpir) ---------------------------------------
+# -- the rules: each gives the threshold for (faces of each enrolled person, fpir) -----------------------
 
-Rule = Callable[[int, int, float], float]
+Rule = Callable[[np.ndarray, float], float]
 
 
 def curve_rule(model: str, exponent: float | None) -> Rule:
-    """The shipped curve with C = S ** (1 - b) * N ** b chances (None: the package's own b)."""
+    """The shipped curve with C = S ** (1 - b) * N ** b chances (None: the package's default,
+    sum_i n_i ** b with its own b)."""
     from faceprint import thresholds
 
     if exponent is None:
-        return lambda faces, people, fpir: thresholds.identification_threshold(model, faces, fpir, people)
+        return lambda counts, fpir: thresholds.identification_threshold(model, int(counts.sum()), fpir, counts)
     entry = thresholds._fitted_entry(thresholds.IDENTIFICATION_TABLE, model)
-    return lambda faces, people, fpir: thresholds.quantile(
-        entry, thresholds.per_pair_rate(people ** (1 - exponent) * faces ** exponent, fpir))
+    return lambda counts, fpir: thresholds.quantile(
+        entry, thresholds.per_pair_rate(len(counts) ** (1 - exponent) * counts.sum() ** exponent, fpir))
+
+
+PREVIOUS_EXPONENT = {"dlib": 0.9, "mobilefacenet": 0.95, "dlib+mobilefacenet": 0.95}
+
+
+def previous_rule(model: str) -> Rule:
+    """The previous release's default: S ** (1 - b) * N ** b chances with its b (``PREVIOUS_EXPONENT``)."""
+    from faceprint import thresholds
+
+    entry = thresholds._fitted_entry(thresholds.IDENTIFICATION_TABLE, model)
+    b = PREVIOUS_EXPONENT[model]
+    return lambda counts, fpir: thresholds.quantile(
+        entry, thresholds.per_pair_rate(len(counts) ** (1 - b) * counts.sum() ** b, fpir))
 
 
 def pairs_rule(vectors: np.ndarray, labels: np.ndarray) -> Rule:
@@ -87,7 +103,7 @@ def pairs_rule(vectors: np.ndarray, labels: np.ndarray) -> Rule:
     from faceprint.thresholds import per_pair_rate, quantile
 
     entry = fit_curve(impostor_distances(vectors, labels))
-    return lambda faces, people, fpir: quantile(entry, per_pair_rate(faces, fpir))
+    return lambda counts, fpir: quantile(entry, per_pair_rate(counts.sum(), fpir))
 
 
 def sized_rule(vectors: np.ndarray, labels: np.ndarray) -> Rule:
@@ -96,14 +112,14 @@ def sized_rule(vectors: np.ndarray, labels: np.ndarray) -> Rule:
     from faceprint.thresholds import threshold_at_fpir
 
     pooled: dict[int, list[np.ndarray]] = {}
-    for faces, _, best in training_galleries(vectors, labels, seed=1, rounds=4):
-        pooled.setdefault(faces, []).append(best)
+    for counts, best in training_galleries(vectors, labels, seed=1, rounds=4, sizes=(20, 40, 100, 200, 400, 800)):
+        pooled.setdefault(int(counts.sum()), []).append(best)
     table = {f: [(np.log(n), threshold_at_fpir(np.concatenate(b), f)) for n, b in sorted(pooled.items())]
              for f in TARGETS}
 
-    def rule(faces: int, people: int, fpir: float) -> float:
+    def rule(counts: np.ndarray, fpir: float) -> float:
         x, y = zip(*table[min(table, key=lambda f: abs(np.log(f) - np.log(fpir)))])
-        return float(np.interp(np.log(max(faces, 1)), x, y))
+        return float(np.interp(np.log(max(counts.sum(), 1)), x, y))
 
     return rule
 
@@ -121,7 +137,8 @@ def measure(rules: dict[str, Rule], vectors: np.ndarray, labels: np.ndarray, fac
         return None
     g, k, u = cut
     gv, gl = vectors[g], labels[g]
-    subjects = len(np.unique(gl))
+    counts = np.unique(gl, return_counts=True)[1]
+    subjects = len(counts)
     best_u = distances(vectors[u], gv).min(axis=1)
     dk = distances(vectors[k], gv) if len(k) else np.zeros((0, len(g)))
     nearest = dk.argmin(axis=1) if len(k) else np.zeros(0, int)
@@ -131,7 +148,7 @@ def measure(rules: dict[str, Rule], vectors: np.ndarray, labels: np.ndarray, fac
     for name, rule in rules.items():
         out[name] = {}
         for f in TARGETS:
-            t = rule(len(g), subjects, f)
+            t = rule(counts, f)
             out[name][f] = (float(np.mean(best_u <= t)),
                             float(np.mean(right & (best_k <= t))) if len(k) else float("nan"), subjects,
                             len(u))
@@ -141,7 +158,8 @@ def measure(rules: dict[str, Rule], vectors: np.ndarray, labels: np.ndarray, fac
 def run(model: str, people: dict[str, tuple[np.ndarray, np.ndarray]], sizes: list[int], enrols: list[str],
         repeats: int, seed: int) -> list[dict[str, Any]]:
     (fv, fl), (hv, hl) = split(people)
-    rules = {"faces": curve_rule(model, 1.0), "package": curve_rule(model, None), "subjects": curve_rule(model, 0.0),
+    rules = {"faces": curve_rule(model, 1.0), "package": curve_rule(model, None),
+             "previous": previous_rule(model), "subjects": curve_rule(model, 0.0),
              "pairs-celeba": pairs_rule(fv, fl), "sized": sized_rule(fv, fl)}
     rows: dict[tuple[str, int, str, float], list[tuple[float, float, int, int]]] = {}
     for r in range(repeats):
@@ -162,8 +180,29 @@ def run(model: str, people: dict[str, tuple[np.ndarray, np.ndarray]], sizes: lis
         out.append({"model": model, "rule": name, "faces": size, "enrol": enrol, "target": f, "repeats": len(pairs),
                     "people": int(np.median(people_n)), "strangers": int(np.median(strangers_n)),
                     "fpir": float(np.median(fp)), "fpir_range": [float(fp.min()), float(fp.max())],
+                    "fpir_median_ci95": median_interval(fp, seed),
                     "dir": float(np.nanmedian(dr)), "dir_range": [float(np.nanmin(dr)), float(np.nanmax(dr))]})
     return out
+
+
+def median_interval(values: np.ndarray, seed: int, rounds: int = 2000) -> list[float]:
+    """A 95 % bootstrap interval of the median of ``values`` (the draws): how far the median itself may be off."""
+    rng = np.random.default_rng(seed)
+    medians = np.median(values[rng.integers(0, len(values), (rounds, len(values)))], axis=1)
+    return [float(v) for v in np.percentile(medians, [2.5, 97.5])]
+
+
+def print_band(rows: list[dict[str, Any]], rule: str = "package", target: float = 0.01,
+               band: tuple[float, float] = (0.005, 0.015)) -> None:
+    """Per model: how many gallery shapes have ``rule``'s median FPIR inside ``band`` at ``target``,
+    and each shape's median with its bootstrap interval."""
+    for model in dict.fromkeys(r["model"] for r in rows):
+        mine = [r for r in rows if r["model"] == model and r["rule"] == rule and r["target"] == target]
+        inside = sum(band[0] <= r["fpir"] <= band[1] for r in mine)
+        cells = ", ".join(f"{r['faces']}x{r['enrol']} {100 * r['fpir']:.2f} ({100 * r['fpir_median_ci95'][0]:.2f}-"
+                          f"{100 * r['fpir_median_ci95'][1]:.2f})" for r in mine)
+        print(f"{model}: {inside} of {len(mine)} medians within {100 * band[0]:g}-{100 * band[1]:g} % at a "
+              f"{100 * target:g} % target; median (its 95 % interval): {cells}")
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
@@ -175,22 +214,22 @@ def print_table(rows: list[dict[str, Any]]) -> None:
               f"{100 * r['dir']:>6.1f} {100 * r['dir_range'][0]:>6.1f}-{100 * r['dir_range'][1]:<6.1f}")
 
 
-def print_markdown(rows: list[dict[str, Any]], rule: str = "package", baseline: str = "faces") -> None:
-    """Per model: FPIR (median, range over repeats) and DIR of ``rule`` at each target, and
-    ``baseline``'s at 1 %, one row per gallery size and enrolment."""
+def print_markdown(rows: list[dict[str, Any]], rule: str = "package", baselines: tuple[str, ...] = ("previous", "faces")) -> None:
+    """Per model: FPIR (median, range over repeats) and DIR of ``rule`` at each target, and each
+    baseline's at 1 %, one row per gallery size and enrolment."""
     index = {(r["model"], r["rule"], r["faces"], r["enrol"], r["target"]): r for r in rows}
     for model in dict.fromkeys(r["model"] for r in rows):
         print(f"\n**{model}**\n")
-        print("| faces | photos each | people | strangers | FPIR at 0.1 % | DIR | FPIR at 1 % | DIR | FPIR at 10 % "
-              f"| DIR | `{baseline}`: FPIR at 1 % | DIR |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("| faces | photos each | people | strangers | FPIR at 0.1 % | DIR | FPIR at 1 % | DIR | FPIR at 10 % | DIR | "
+              + " | ".join(f"`{b}`: FPIR at 1 % | DIR" for b in baselines) + " |")
+        print("|" + "---:|" * (10 + 2 * len(baselines)))
         cells = sorted({(r["faces"], r["enrol"]) for r in rows if r["model"] == model},
                        key=lambda c: (c[0], {"1": 0, "3": 1, "all": 2}.get(c[1], 3)))
         for faces, enrol in cells:
             first = index[(model, rule, faces, enrol, 0.01)]
             out = [f"{faces:,}", "all but one" if enrol == "all" else enrol, f"{first['people']:,}",
                    f"{first['strangers']:,}"]
-            for name, targets in ((rule, TARGETS), (baseline, (0.01,))):
+            for name, targets in ((rule, TARGETS), *((b, (0.01,)) for b in baselines)):
                 for f in targets:
                     r = index.get((model, name, faces, enrol, f))
                     if r is None:
@@ -250,22 +289,21 @@ def templates(model: str, people: dict[str, tuple[np.ndarray, np.ndarray]], size
               f"| {100 * shipped:.2f} % |")
 
 
-def floor_share(data: Path, model: str) -> None:
-    """Print the share of each photo set's faces (nearest the centre) below the quality floor: the
-    held-out sets, then the evaluation-only ones (LFW View 2, cfp_dev frontal and profile), where
-    identify would answer "unknown"."""
+def floor_share(data: Path, model: str, cache: Path) -> None:
+    """Print the share of each photo set's faces (nearest the centre) below identify's quality
+    floor: the held-out sets, then the evaluation-only ones (LFW View 2, cfp_dev frontal and
+    profile), where identify would answer "unknown". What the floor trades there:
+    ``bench/bench_quality_floor.py``."""
     import ident_data
+    from bench_quality_floor import embedded
 
-    from faceprint.pipeline.batch import embed_sources
-    from faceprint.pipeline.pipeline import Pipeline, PipelineConfig
-    from faceprint.quality import POOR_QUALITY
+    from faceprint.quality import NAMING_FLOOR
 
-    pipeline = Pipeline(PipelineConfig(model=model))
     for label, items in (ident_data.photo_sets(data) | ident_data.evaluation_sets(data)).items():
-        found = embed_sources(pipeline, [p for p, _ in items], nearest_only=True)
-        scores = np.array([r.faces[0].quality for r in found if r.faces and r.faces[0].quality is not None])
-        print(f"{model} {label}: {len(scores)} faces, {100 * np.mean(scores < POOR_QUALITY):.1f} % below the "
-              f"quality floor {POOR_QUALITY:g} (median quality {np.median(scores):.2f})")
+        scores = embedded(items, model, cache, label)["quality"]
+        scores = scores[~np.isnan(scores)]
+        print(f"{model} {label}: {len(scores)} faces, {100 * np.mean(scores < NAMING_FLOOR):.1f} % below the "
+              f"quality floor {NAMING_FLOOR:g} (median quality {np.median(scores):.2f})")
 
 
 def installed_models() -> list[str]:
@@ -289,7 +327,7 @@ def main() -> None:
     parser.add_argument("--models", default="", help="comma-separated models (default: every installed one)")
     parser.add_argument("--sizes", default="40,200,1000,5000", help="gallery sizes in faces")
     parser.add_argument("--enrol", default="1,3,all", help="photos enrolled per person: 1, 3, all (but one)")
-    parser.add_argument("--repeats", type=int, default=10, help="random galleries (and strangers) per size")
+    parser.add_argument("--repeats", type=int, default=30, help="random galleries (and strangers) per size")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "faceprint-bench-ident",
                         help="where embedded vectors are kept between runs")
@@ -308,7 +346,7 @@ def main() -> None:
     models = [m for m in args.models.split(",") if m] or installed_models()
     if args.floor_share:
         for model in models:
-            floor_share(data, model)
+            floor_share(data, model, args.cache_dir)
         return
     rows = []
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -325,6 +363,7 @@ def main() -> None:
     if not rows:
         return
     print_table(rows)
+    print_band(rows)
     if args.markdown:
         print_markdown(rows)
     if args.json:

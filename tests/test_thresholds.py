@@ -43,6 +43,49 @@ def test_several_photos_a_person_count_as_fewer_chances(model):
     assert one_each == pytest.approx(identification_threshold(model, 500, 0.01))
 
 
+@pytest.mark.parametrize("model", ["dlib", "mobilefacenet", "dlib+mobilefacenet"])
+def test_each_person_counts_by_their_own_photos(model):
+    from faceprint.thresholds import chances, describe_identification
+
+    b = describe_identification(model)["faces_exponent"]
+    assert 0.0 < b < 1.0  # fitted: several photos of a person give more than one chance, fewer than one each
+    assert "LFW View 1" in describe_identification(model)["faces_exponent_fit"]["data"]
+    assert chances(model, 5, [1, 1, 1, 1, 1]) == pytest.approx(5.0)
+    assert chances(model, 100, [20] * 5) == pytest.approx(chances(model, 100, 5))  # even galleries: the same C
+    # eight people with one photo and two with sixteen: fewer chances than an even spread of 40 over 10
+    uneven = chances(model, 40, [1] * 8 + [16, 16])
+    assert uneven == pytest.approx(8 + 2 * 16 ** b)
+    assert 10 < uneven < chances(model, 40, 10) < 40
+    assert chances(model, 3, [0, 3]) == pytest.approx(3 ** b)  # a subject with no face gives no chance
+    loose = identification_threshold(model, 40, 0.01, [1] * 8 + [16, 16])
+    assert loose > identification_threshold(model, 40, 0.01, 10) > identification_threshold(model, 40, 0.01)
+
+
+def test_exponent_fit_finds_the_exponent_that_made_the_galleries():
+    import numpy as np
+
+    from statistics import NormalDist
+
+    from faceprint.fit.ident_exponent import fit_exponent
+    from faceprint.thresholds import IDENTIFICATION_TABLE, _fitted_entry, per_pair_rate, quantile
+
+    norm = NormalDist()
+
+    entry = _fitted_entry(IDENTIFICATION_TABLE, "dlib")
+    rng = np.random.default_rng(3)
+    galleries = []
+    for counts in ([5] * 8, [1] * 20 + [10] * 3, [3] * 30, [1] * 40):
+        counts = np.array(counts)
+        t = quantile(entry, per_pair_rate(float(np.sum(counts ** 0.6)), 0.01))
+        # strangers spread around the b = 0.6 threshold so that 1 % of them fall under it
+        u = (np.arange(2000) + 0.5) / 2000
+        best = t + 0.01 * (norm.inv_cdf(0.01) * -1 + np.array([norm.inv_cdf(x) for x in u])) + rng.uniform(0, 1e-6, 2000)
+        galleries.append((counts, best))
+    b, sweep = fit_exponent(entry, galleries, targets=(0.01,))
+    assert b == pytest.approx(0.6, abs=0.051)
+    assert len(sweep) == 21 and min(row["loss"] for row in sweep) == sweep[[r["b"] for r in sweep].index(b)]["loss"]
+
+
 def test_training_galleries_never_enrol_a_stranger():
     import numpy as np
 

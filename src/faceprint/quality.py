@@ -33,9 +33,15 @@ if TYPE_CHECKING:
 
     from faceprint.types import Detection
 
-# Default floor below which a face counts as poor (enrolment warns, identification may refuse).
-# The share of faces below it on held-out CelebA and CFP is in docs/quality.md.
+# Default floor below which a face counts as poor (enrolment warns, clustering and a video track's
+# exemplars leave it out). The share of faces below it on held-out CelebA and CFP is in docs/quality.md.
 POOR_QUALITY: float = 0.35
+
+# Default floor below which identify (and a video frame's vote) answers "unknown": the lowest, in
+# steps of 0.05, at which identify names under 1 % of cfp_dev's stranger profile photos with every
+# model (`python bench/bench_quality_floor.py --floor F`; chosen on the evaluation sets LFW View 2
+# and cfp_dev, as docs/quality.md says). Above it a face costs names and saves no wrong ones there.
+NAMING_FLOOR: float = 0.1
 
 DETECTION_CUES = ("size", "yaw", "pitch", "score", "sharpness")
 NETWORK_CUES = ("norm", "mirror")

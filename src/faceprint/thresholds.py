@@ -12,13 +12,15 @@ Identification. A verification threshold is the wrong default for search: a stra
 N enrolled faces gets up to N chances to fall under it. The false positive identification rate of a
 threshold t on a gallery of N faces of S people is modelled as
 
-    FPIR(t) = 1 - (1 - p(t)) ** C,   so   t = q(1 - (1 - fpir) ** (1 / C)),   C = S ** (1 - b) * N ** b
+    FPIR(t) = 1 - (1 - p(t)) ** C,   so   t = q(1 - (1 - fpir) ** (1 / C)),   C = sum_i n_i ** b
 
-where p(t) is the share of impostor pairs (two different people) closer than t and q its inverse.
-C counts the stranger's independent chances: N when every face is another person (b = 1), fewer
-when people enrol several photos, which resemble each other and so fail together. The exponent b
-is fitted per model on CelebA training people (``faceprint.fit.celeba_chips``), never on the people
-it is checked on (``bench/bench_identification.py``).
+where p(t) is the share of impostor pairs (two different people) closer than t, q its inverse, and
+n_i the faces enrolled for person i. C counts the stranger's independent chances: N (every face)
+when each person has one photo, fewer when people enrol several photos, which resemble each other
+and so fail together: a person's n photos count as n ** b chances. The exponent b is fitted per
+model on training people (CelebA training identities and LFW View 1 people,
+``faceprint.fit.ident_exponent``), never on the people it is checked on
+(``bench/bench_identification.py``).
 q is fitted per model on data that is not LFW View 2 (LFW View 1 people and CelebA identities):
 empirical quantiles where there are enough impostor pairs, and below that a straight line in probit
 space fitted to the lowest impostor distances (the lower tail of the impostor distribution is close
@@ -34,7 +36,7 @@ import logging
 import math
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -196,28 +198,36 @@ def quantile(model_entry: dict[str, Any], p: float) -> float:
     return float(tail["a"] + tail["b"] * NormalDist().inv_cdf(p))
 
 
-def chances(model: str, faces: int, subjects: int | None = None) -> float:
-    """A stranger's independent chances of being named in a gallery: ``S ** (1 - b) * N ** b``.
+def chances(model: str, faces: int, subjects: int | Sequence[int] | None = None) -> float:
+    """A stranger's independent chances of being named in a gallery: ``sum_i n_i ** b``.
 
     Args:
         model: the embedding model (its fitted exponent b, ``faces_exponent``; 1 when none).
         faces: faces in the gallery (N).
-        subjects: people they belong to (S); None counts every face as a chance.
+        subjects: the faces each enrolled person has (n_i), or only how many people there are (S:
+            then each is taken to have N / S faces, ``S ** (1 - b) * N ** b``); None counts every
+            face as a chance.
 
     Returns:
-        C, between S and N.
+        C, between the number of people and N.
     """
     entry = _fitted_entry(IDENTIFICATION_TABLE, model) or {}
     b = float(entry.get("faces_exponent", 1.0))
     n = max(float(faces), 1.0)
-    if subjects is None or subjects >= faces:
+    if subjects is None:
+        return n
+    if not isinstance(subjects, (int, np.integer)):
+        counts = np.asarray(subjects, float)
+        counts = counts[counts > 0]
+        return float(np.sum(counts ** b)) if len(counts) else n
+    if subjects >= faces:
         return n
     s = max(float(subjects), 1.0)
     return s ** (1.0 - b) * n ** b
 
 
 def identification_threshold(model: str, faces: int, fpir: float = DEFAULT_FPIR,
-                             subjects: int | None = None) -> float:
+                             subjects: int | Sequence[int] | None = None) -> float:
     """The default identification threshold for a gallery of ``faces`` faces of ``model``.
 
     Falls back to the model's verification threshold only for models with no fitted entry (a
@@ -227,7 +237,8 @@ def identification_threshold(model: str, faces: int, fpir: float = DEFAULT_FPIR,
         model: the embedding model.
         faces: faces in the gallery.
         fpir: the false positive identification rate to meet.
-        subjects: the people those faces belong to (None: as many as faces, the strictest).
+        subjects: the faces of each enrolled person, or how many people there are (``chances``;
+            None: as many as faces, the strictest).
 
     Returns:
         The Euclidean threshold between unit vectors.

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from faceprint import Gallery
 from faceprint.cli.main import app
 from faceprint.errors import BadInput
-from faceprint.quality import POOR_QUALITY
+from faceprint.quality import NAMING_FLOOR
 from tests.lfw_people import photos
 
 PEOPLE = ["Colin_Powell", "Serena_Williams", "Tony_Blair"]
@@ -46,7 +46,7 @@ def gallery_and_probes(lfw: Path, tmp_path_factory):
 def test_a_tiny_face_is_unknown_with_the_reason(gallery_and_probes) -> None:
     path, sharp, tiny = gallery_and_probes
     with Gallery(path, create=False) as g:
-        assert g.quality_floor() == POOR_QUALITY
+        assert g.quality_floor() == NAMING_FLOOR
         (good,) = g.identify(sharp)
         assert good.name == "Tony_Blair" and good.reason is None and "reason" not in good.to_dict()
         # its distance alone names the tiny face too
@@ -77,7 +77,7 @@ def test_the_floor_is_a_gallery_setting(gallery_and_probes) -> None:
             with pytest.raises(BadInput, match="between 0 and 1"):
                 g.quality_floor(1.5)
         finally:
-            g.quality_floor(POOR_QUALITY)
+            g.quality_floor(NAMING_FLOOR)
 
 
 def test_no_match_reason_and_empty_gallery(gallery_and_probes, lfw: Path, tmp_path: Path) -> None:
@@ -116,6 +116,6 @@ def test_cli_identify_shows_the_reason(gallery_and_probes, tmp_path: Path) -> No
     assert faces["sharp"]["name"] == "Tony_Blair" and "reason" not in faces["sharp"]
     assert faces["tiny"]["name"] == "unknown" and faces["tiny"]["reason"].startswith("poor quality")
     default = CliRunner().invoke(app, ["identify", str(files[0]), "-g", str(path)])
-    assert json.loads(default.stdout)["min_quality"] == POOR_QUALITY
+    assert json.loads(default.stdout)["min_quality"] == NAMING_FLOOR
     bad = CliRunner().invoke(app, ["identify", str(files[1]), "-g", str(path), "--min-quality", "2"])
     assert bad.exit_code != 0 and "Traceback" not in bad.output

@@ -42,3 +42,22 @@ def test_a_calibrated_threshold_says_when_the_gallery_has_outgrown_it(tmp_path: 
         g.add_vectors([f"q{i}" for i in range(30)], vectors[10:])
         threshold, source = g.threshold_and_source()
         assert threshold == 0.3 and "stale" in source and "10 faces" in source
+
+
+def test_the_default_counts_each_persons_own_faces(tmp_path: Path) -> None:
+    from faceprint.gallery import Gallery
+
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(40, 128)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    names = [f"one{i}" for i in range(8)] + ["many_a"] * 16 + ["many_b"] * 16  # 8 x 1 photo, 2 x 16
+    with Gallery(tmp_path / "g.db") as g:
+        g.add_vectors(names, vectors)
+        threshold, source = g.threshold_and_source()
+        assert threshold == pytest.approx(ident.identification_threshold("dlib", 40, 0.01, [1] * 8 + [16, 16]))
+        assert threshold > ident.identification_threshold("dlib", 40, 0.01, 10)  # an even spread: more chances
+        assert "40 faces of 10 people" in source
+        extra = rng.normal(size=(1, 128)).astype(np.float32)
+        g.add_vectors(["one0"], extra / np.linalg.norm(extra))  # the counts are read again after a change
+        assert g.threshold_and_source()[0] == pytest.approx(
+            ident.identification_threshold("dlib", 41, 0.01, [2] + [1] * 7 + [16, 16]))

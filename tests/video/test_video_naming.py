@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faceprint.quality import POOR_QUALITY
+from faceprint.quality import NAMING_FLOOR
 from faceprint.types import Box
 from faceprint.video.identity import FrameMatch, best_split, live_start, split_tracks
 from faceprint.video.process import _vote, live_label
@@ -24,11 +24,11 @@ def _unit(seed: int, dim: int = 128) -> np.ndarray:
 
 
 def test_poor_faces_vote_unknown_and_a_name_needs_one_face_above_the_floor() -> None:
-    poor = vote([("ann", 0.2)] * 3, 0.4, [0.1] * 3)
+    poor = vote([("ann", 0.2)] * 3, 0.4, [0.05] * 3)
     assert poor.name == UNKNOWN and poor.votes == {UNKNOWN: 3}
-    one_good = vote([("ann", 0.2)] * 4, 0.4, [0.1, 0.1, 0.1, 0.9])
+    one_good = vote([("ann", 0.2)] * 4, 0.4, [0.05, 0.05, 0.05, 0.9])
     assert one_good.name == "ann" and one_good.votes == {UNKNOWN: 3, "ann": 1}
-    assert vote([("ann", 0.2)] * 3, 0.4, [0.1] * 3, floor=0.05).name == "ann"  # a lower floor
+    assert vote([("ann", 0.2)] * 3, 0.4, [0.05] * 3, floor=0.02).name == "ann"  # a lower floor
     assert vote([("ann", 0.2)] * 3, 0.4).name == "ann"  # not scored: no opinion
 
 
@@ -45,7 +45,7 @@ def test_gallery_identifier_gives_the_gallery_quality_floor() -> None:
         def quality_floor(self) -> float:
             return 0.6
 
-    assert gallery_identifier(Gallery())[2] == pytest.approx(POOR_QUALITY)
+    assert gallery_identifier(Gallery())[2] == pytest.approx(NAMING_FLOOR)
     assert gallery_identifier(FloorGallery())[2] == pytest.approx(0.6)
     assert gallery_identifier(FloorGallery(), min_quality=0.2)[2] == pytest.approx(0.2)
 
@@ -53,7 +53,7 @@ def test_gallery_identifier_gives_the_gallery_quality_floor() -> None:
 def test_poor_frames_are_no_side_of_a_split() -> None:
     t = _track(1, 8)
     # bob's frames are poor: they vote "unknown", so the track is not split and is named ann
-    matches = {1: [FrameMatch(5 * k, "ann" if k < 4 else "bob", 0.2, 0.9 if k < 4 else 0.1) for k in range(8)]}
+    matches = {1: [FrameMatch(5 * k, "ann" if k < 4 else "bob", 0.2, 0.9 if k < 4 else 0.05) for k in range(8)]}
     (only,) = split_tracks([t], matches, 0.4, split_distance=2.0)
     assert only is t and _vote(matches[1], 0.4).name == "ann"
 
@@ -93,12 +93,12 @@ def test_live_label_names_the_second_person_of_a_track_once_their_run_starts() -
     a = [FrameMatch(5 * k, "ann", 0.1, 0.9) for k in range(10)]
     b = [FrameMatch(50 + 5 * k, "bob", 0.1, 0.9) for k in range(3)]
     starts: dict[int, int] = {}
-    assert live_label(7, a, 0.4, POOR_QUALITY, starts) == ("#7 ann 1.00", True)
-    assert live_label(7, a + b[:1], 0.4, POOR_QUALITY, starts)[0].startswith("#7 ann")  # one frame: not yet
-    assert live_label(7, a + b, 0.4, POOR_QUALITY, starts) == ("#7 bob 1.00", True)
+    assert live_label(7, a, 0.4, NAMING_FLOOR, starts) == ("#7 ann 1.00", True)
+    assert live_label(7, a + b[:1], 0.4, NAMING_FLOOR, starts)[0].startswith("#7 ann")  # one frame: not yet
+    assert live_label(7, a + b, 0.4, NAMING_FLOOR, starts) == ("#7 bob 1.00", True)
     assert starts[7] == 10
     assert live_start(a + b + a[:2], 0.4) == 13  # and back to ann
-    assert live_label(8, [FrameMatch(0, "ann", 0.1, 0.1)], 0.4, POOR_QUALITY, {}) == ("#8 unknown", False)
+    assert live_label(8, [FrameMatch(0, "ann", 0.1, 0.05)], 0.4, NAMING_FLOOR, {}) == ("#8 unknown", False)
 
 
 def test_an_error_inside_the_loop_stops_the_detection_thread(crowd: Path) -> None:

@@ -25,7 +25,7 @@ def calibrate(
     min_quality: Optional[float] = typer.Option(None, "--min-quality", min=0.0, max=1.0,
                                                 help="With --gallery: the quality floor under which identify answers "
                                                      "\"unknown\"; probes below it are never named here either "
-                                                     "(default: the gallery's floor, 0.35 unless set). --save keeps "
+                                                     "(default: the gallery's floor, 0.1 unless set). --save keeps "
                                                      "it with the threshold."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what happens on stderr."),
 ) -> None:

@@ -251,14 +251,14 @@ def identify(
                                          "threshold `faceprint calibrate --gallery --save` kept)."),
     min_quality: Optional[float] = typer.Option(None, "--min-quality", min=0.0, max=1.0,
                                                 help="A face whose quality (0-1) is below this is \"unknown\" whatever "
-                                                     "its distance (default: the gallery's floor, 0.35 unless "
+                                                     "its distance (default: the gallery's floor, 0.1 unless "
                                                      "`faceprint calibrate --gallery --save --min-quality` set it)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write results to a .csv or .json file."),
     draw: Optional[Path] = typer.Option(None, "--draw", help="Draw names on the boxes: a file for one photo, a folder for several."),
     verbose: bool = VerboseOpt,
 ) -> None:
     """Every face in each photo -> its nearest enrolled people, and a name or "unknown" with the
-    reason ("poor quality 0.21 < 0.35": too small, blurred or turned to be named safely; or "no
+    reason ("poor quality 0.07 < 0.10": too small, blurred or turned to be named safely; or "no
     match within threshold").
 
     The default threshold keeps strangers out at a stated false positive identification rate

@@ -27,7 +27,7 @@ def video(
                                          "positive identification rate (default 0.01)."),
     min_quality: Optional[float] = typer.Option(None, "--min-quality", min=0.0, max=1.0,
                                                 help="Faces scoring below this quality (0-1) vote for no name "
-                                                     "(default: the gallery's floor, 0.35 unless set)."),
+                                                     "(default: the gallery's floor, 0.1 unless set)."),
     annotate: Optional[Path] = typer.Option(None, "--annotate", "-a", help="Also write a copy with named boxes "
                                             "(.mp4 or .avi)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the JSON timeline to this file."),

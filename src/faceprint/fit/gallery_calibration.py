@@ -130,7 +130,7 @@ def calibrate_gallery(gallery: Gallery, known: np.ndarray, known_labels: list[st
         if len(top):
             pick = rng.integers(0, len(top), len(top))
             dirs.append(np.mean(right[pick] & (top[pick] <= t)))
-    people = sum(1 for s in gallery.subjects() if s.faces) or None  # as Gallery.threshold counts them
+    people = [s.faces for s in gallery.subjects() if s.faces] or None  # as Gallery.threshold counts them
     default = identification_threshold(gallery.model, max(len(gallery), 1), fpir, subjects=people)
     out = {"fpir": fpir, "threshold": threshold, "threshold_ci95": [float(v) for v in np.percentile(ths, [2.5, 97.5])],
            "dir": dir_value, "dir_ci95": [float(v) for v in np.percentile(dirs, [2.5, 97.5])] if dirs else None,

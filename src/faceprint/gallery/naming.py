@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import weakref
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -102,9 +103,11 @@ def gallery_threshold(store: Store, model: str, faces: int, fpir: float | None) 
             return float(entry["threshold"]), f"calibrated on this gallery at {then} faces (now {faces}: stale)"
         return float(entry["threshold"]), "calibrated on this gallery"
     faces, fpir = max(faces, 1), thresholds.DEFAULT_FPIR if fpir is None else fpir
-    people = enrolled_people(store) or None  # several photos a person: fewer chances
-    return (thresholds.identification_threshold(model, faces, fpir, people),
-            f"default for {faces} faces of {people or 0} people at FPIR {fpir:g}")
+    counts = faces_per_person(store)  # several photos a person: fewer chances
+    key = (model, faces, fpir)
+    if key not in counts.thresholds:  # once per gallery state: a million people are summed once
+        counts.thresholds[key] = thresholds.identification_threshold(model, faces, fpir, counts.faces or None)
+    return counts.thresholds[key], f"default for {faces} faces of {len(counts.faces)} people at FPIR {fpir:g}"
 
 
 def check_floor(floor: float) -> float:
@@ -132,40 +135,51 @@ def quality_floor(store: Store, floor: float | None = None) -> float:
         floor: a new floor to keep with the gallery, or None to only read it.
 
     Returns:
-        The gallery's floor: the one set, else ``faceprint.quality.POOR_QUALITY``.
+        The gallery's floor: the one set, else ``faceprint.quality.NAMING_FLOOR``.
 
     Raises:
         BadInput: ``floor`` outside [0, 1].
     """
-    from faceprint.quality import POOR_QUALITY
+    from faceprint.quality import NAMING_FLOOR
 
     if floor is not None:
         store.set_meta(QUALITY_FLOOR_META, repr(check_floor(floor)))
     saved = store.meta(QUALITY_FLOOR_META)
-    return POOR_QUALITY if saved is None else float(saved)
+    return NAMING_FLOOR if saved is None else float(saved)
+
+
+@dataclass
+class PeopleCounts:
+    """The faces of each subject that has any, at one state of a store, and the default thresholds
+    worked out from them (by model, faces and FPIR)."""
+
+    generation: Any
+    faces: list[int]
+    thresholds: dict[tuple[str, int, float], float] = field(default_factory=dict)
 
 
 _PEOPLE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def enrolled_people(store: Store) -> int:
-    """How many subjects have at least one face, read again only when the store has changed.
+def faces_per_person(store: Store) -> PeopleCounts:
+    """The faces of each subject that has any, read again only when the store has changed.
 
     Args:
         store: the gallery's store.
 
     Returns:
-        The count (0 for an empty gallery).
+        One count per subject with faces (``faces``; [] for an empty gallery), with a cache of the
+        thresholds worked out from them.
     """
     generation = store.generation()
     known = _PEOPLE.get(store)
-    if known is None or known[0] != generation:
-        known = (generation, sum(1 for s in store.subjects() if s.faces))
+    if known is None or known.generation != generation:
+        known = PeopleCounts(generation, [s.faces for s in store.subjects() if s.faces])
         try:
             _PEOPLE[store] = known
         except TypeError:  # a store that cannot be weakly referenced: counted every time
             pass
-    return known[1]
+    return known
 
 
 def decide(detection: Detection, candidates: list[Candidate], threshold: float,

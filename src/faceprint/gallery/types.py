@@ -80,7 +80,7 @@ class Candidate:
 @dataclass(frozen=True)
 class Identification:
     """One face of a probe photo: the name (or ``"unknown"``), its distance, the top-k candidates,
-    and for ``"unknown"`` the reason (``"poor quality 0.21 < 0.35"``, ``"no match within threshold
+    and for ``"unknown"`` the reason (``"poor quality 0.07 < 0.10"``, ``"no match within threshold
     ..."``, ``"the gallery is empty"``)."""
 
     detection: Detection

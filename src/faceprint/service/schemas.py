@@ -87,7 +87,7 @@ class IdentifiedFace(BaseModel):
     threshold: Optional[float]
     face: Face
     candidates: list[CandidateOut]
-    reason: Optional[str] = Field(None, description='Why the face is "unknown", e.g. "poor quality 0.21 < 0.35" '
+    reason: Optional[str] = Field(None, description='Why the face is "unknown", e.g. "poor quality 0.07 < 0.10" '
                                   'or "no match within threshold (0.52 > 0.38)"; absent when named.')
 
 

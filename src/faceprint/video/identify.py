@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from faceprint.errors import BadInput
-from faceprint.quality import POOR_QUALITY
+from faceprint.quality import NAMING_FLOOR
 from faceprint.video.vote import IdentifyVectors
 
 
@@ -24,7 +24,7 @@ def gallery_identifier(gallery: Any, threshold: float | None = None,
             (``Gallery.threshold(fpir)``: calibrated on it, or the model's default for its size).
         fpir: false positive identification rate for the default threshold (see ``Gallery.threshold``).
         min_quality: the quality floor; by default the gallery's (``Gallery.quality_floor()``, the
-            floor under which ``Gallery.identify`` answers "unknown"), else ``POOR_QUALITY``.
+            floor under which ``Gallery.identify`` answers "unknown"), else ``NAMING_FLOOR``.
 
     Returns:
         ``(identify, threshold, floor)``.
@@ -40,7 +40,7 @@ def gallery_identifier(gallery: Any, threshold: float | None = None,
     elif hasattr(gallery, "quality_floor"):
         floor = float(gallery.quality_floor())
     else:
-        floor = POOR_QUALITY
+        floor = NAMING_FLOOR
 
     def identify(vectors: np.ndarray) -> list[tuple[str | None, float]]:
         found = gallery.identify_vectors(vectors, top_k=1, signature=gallery.signature)

@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from faceprint.quality import POOR_QUALITY
+from faceprint.quality import NAMING_FLOOR
 from faceprint.video.tracker import Exemplars, Track
 from faceprint.video.vote import UNKNOWN, frame_label
 
@@ -132,7 +132,7 @@ def _cut_track(track: Track, boundary: int, new_id: int) -> Track:
     return later
 
 
-def live_start(matches: Sequence[FrameMatch], threshold: float, floor: float = POOR_QUALITY, start: int = 0) -> int:
+def live_start(matches: Sequence[FrameMatch], threshold: float, floor: float = NAMING_FLOOR, start: int = 0) -> int:
     """The index of the first of a track's ``matches`` (so far, in time order) since its last change
     of name, by the rule that splits tracks (``best_split`` over its named frames), looked for in
     its latest ``LIVE_WINDOW`` named frames (of its latest ``2 * LIVE_WINDOW``) from ``start`` on;
@@ -155,7 +155,7 @@ def live_start(matches: Sequence[FrameMatch], threshold: float, floor: float = P
 
 
 def split_tracks(tracks: list[Track], matches: dict[int, list[FrameMatch]], threshold: float | None,
-                 split_distance: float, cuts: Sequence[int] = (), floor: float = POOR_QUALITY) -> list[Track]:
+                 split_distance: float, cuts: Sequence[int] = (), floor: float = NAMING_FLOOR) -> list[Track]:
     """Split every track whose votes contradict or whose faces form two groups (see the module).
 
     Args:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from faceprint.errors import BadInput
-from faceprint.quality import POOR_QUALITY
+from faceprint.quality import NAMING_FLOOR
 from faceprint.video.cuts import CutDetector
 from faceprint.video.identity import FrameMatch, assign_identities, live_start, split_tracks
 from faceprint.video.reader import VideoReader
@@ -77,7 +77,7 @@ def track_video(
         fpir: with a gallery and no ``threshold``: the false positive identification rate to take
             the gallery's threshold for (``Gallery.threshold(fpir)``; default 1 %, or its calibrated one).
         min_quality: a face of quality under this votes "unknown" (``faceprint.quality.is_poor``);
-            by default the gallery's floor (``Gallery.quality_floor()``), else ``POOR_QUALITY``.
+            by default the gallery's floor (``Gallery.quality_floor()``), else ``NAMING_FLOOR``.
         detect_every: run the detector on one frame in this many (1 = every frame).
         config: the ``PipelineConfig`` (detector, model...); the gallery's, else the default, when None.
         annotate: also write a copy of the video with labelled boxes here (.mp4 or .avi).
@@ -116,7 +116,7 @@ def track_video(
     if gallery is not None:
         identify, threshold, floor = gallery_identifier(gallery, threshold, fpir, min_quality)
     else:
-        floor = POOR_QUALITY if min_quality is None else float(min_quality)
+        floor = NAMING_FLOOR if min_quality is None else float(min_quality)
     if gallery is None and fpir is not None:
         raise BadInput("fpir needs a gallery: it picks the gallery's threshold")
     if identify is not None and threshold is None:
@@ -240,7 +240,7 @@ def track_video(
                     elapsed_s=elapsed, stage_s=dict(stage), notes=tuple(notes), cuts=tuple(tracker.cuts))
 
 
-def _vote(matches: list[FrameMatch], threshold: float, floor: float = POOR_QUALITY) -> Vote:
+def _vote(matches: list[FrameMatch], threshold: float, floor: float = NAMING_FLOOR) -> Vote:
     """A track's vote from its detection frames."""
     return vote([(m.name, m.distance) for m in matches], threshold, [m.quality for m in matches], floor)
 

@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from faceprint.quality import POOR_QUALITY, is_poor
+from faceprint.quality import NAMING_FLOOR, is_poor
 
 UNKNOWN = "unknown"
 MIN_WEIGHT = 0.05
@@ -57,7 +57,7 @@ class Vote:
 
 
 def frame_label(name: str | None, distance: float, threshold: float, quality: float | None = None,
-                floor: float = POOR_QUALITY) -> str:
+                floor: float = NAMING_FLOOR) -> str:
     """What one frame votes for: its nearest person within the threshold, else "unknown"; a face of
     quality under ``floor`` votes "unknown" (as ``Gallery.identify`` answers for it)."""
     if name is None or distance > threshold or is_poor(quality, floor):
@@ -78,7 +78,7 @@ def frame_weight(label: str, distance: float, threshold: float, quality: float |
 
 
 def vote(matches: Sequence[tuple[str | None, float]], threshold: float,
-         qualities: Sequence[float | None] | None = None, floor: float = POOR_QUALITY) -> Vote:
+         qualities: Sequence[float | None] | None = None, floor: float = NAMING_FLOOR) -> Vote:
     """Weighted vote over a track's frames; a tie goes to the name with the smaller median
     distance, and "unknown" loses a tie with a name.
 

@@ -15,7 +15,7 @@ router = APIRouter(tags=["identify"], dependencies=[recognise])
 THRESHOLD_HELP = ("Name a face only within this distance; default: the gallery's identification threshold "
                   "(calibrated, or the model's for this gallery size at FPIR 1 %).")
 MIN_QUALITY_HELP = ('A face whose quality (0-1) is below this is "unknown" whatever its distance; default: the '
-                    "gallery's floor (0.35 unless set).")
+                    "gallery's floor (0.1 unless set).")
 
 
 @router.post("/identify", response_model=IdentifyResponse, responses=errors(413, 503),
