@@ -4,7 +4,8 @@ A probe's best distance d1 is divided by the mean distance to its ``--k`` neares
 enrolled people (the gallery is the cohort): in a population whose faces all lie close together
 (ORL's lab photos) a stranger's d1 is small but so is that mean, so the ratio stays near 1.
 
-Two rules are compared with the package's default on the same draws:
+Two rules are compared with the package's default on the same draws (a probe with no other person in
+the gallery to compare with is judged by the default's distance alone):
 
 * ``ratio``: name when the ratio is under a threshold that names 1 % of strangers on training
   galleries of that size (CelebA training people and LFW View 1 people, drawn within each source;
@@ -87,10 +88,13 @@ def compare(vectors: np.ndarray, labels: np.ndarray, draws: list[tuple[np.ndarra
         du, _, ru = scores(vectors, labels, g, u, k)
         dk, who, rk = scores(vectors, labels, g, kn, k)
         right = who == labels[kn]
-        rows.append([np.mean(du <= t), np.mean(right & (dk <= t)),
-                     np.mean(ru <= rho), np.mean(right & (rk <= rho)),
-                     np.mean((du <= t) & (ru <= gate)), np.mean(right & (dk <= t) & (rk <= gate))])
-    return np.median(np.array(rows), axis=0)
+        # no other person to compare with (a one-person gallery): the distance rule alone
+        ratio_u, ratio_k = np.where(np.isnan(ru), du <= t, ru <= rho), np.where(np.isnan(rk), dk <= t, rk <= rho)
+        gate_u, gate_k = np.isnan(ru) | (ru <= gate), np.isnan(rk) | (rk <= gate)
+        share = lambda a: float(np.mean(a)) if len(a) else np.nan  # noqa: E731
+        rows.append([share(du <= t), share(right & (dk <= t)), share(ratio_u), share(right & ratio_k),
+                     share((du <= t) & gate_u), share(right & (dk <= t) & gate_k)])
+    return np.nanmedian(np.array(rows), axis=0)
 
 
 def main() -> None:
@@ -107,7 +111,8 @@ def main() -> None:
     parser.add_argument("--gate", type=float, default=0.1, help="share of training strangers the gate lets through")
     parser.add_argument("--repeats", type=int, default=20, help="random galleries per row")
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "faceprint-bench-ident",
-                        help="where bench_identification.py keeps the held-out vectors")
+                        help="where bench_identification.py keeps the held-out vectors (the training people's "
+                             "are the fitter's, in the faceprint cache)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     data = settings.data_dir()

@@ -2,7 +2,8 @@
 gallery size, on people no threshold was fitted on.
 
 Training people: a quarter of the CelebA identities (``faceprint.fit.celeba_chips.training_people``), the
-only people any rule here is fitted on (the package's exponent too: ``faceprint.fit.ident_exponent``).
+only people the bench's own rules are fitted on; the package's exponent is fitted on them and on LFW View 1
+people (``faceprint.fit.ident_exponent``), its impostor curve on LFW View 1 people.
 Held-out people: the other CelebA identities, ORL, five_celebrity and the LFW people named in no
 pairs file (never View 2). Each repeat draws, from the held-out people, galleries of ``--sizes``
 faces enrolling each chosen person with 1, 3 or all but one of their photos (``--enrol``); the
@@ -73,8 +74,8 @@ Rule = Callable[[np.ndarray, float], float]
 
 
 def curve_rule(model: str, exponent: float | None) -> Rule:
-    """The shipped curve with C = S ** (1 - b) * N ** b chances (None: the package's default,
-    sum_i n_i ** b with its own b)."""
+    """The package's default (``exponent`` None: C = sum_i n_i ** b with its own b), or the shipped
+    curve with C = S ** (1 - b) * N ** b chances for a given b."""
     from faceprint import thresholds
 
     if exponent is None:

@@ -57,6 +57,11 @@ def test_each_person_counts_by_their_own_photos(model):
     assert uneven == pytest.approx(8 + 2 * 16 ** b)
     assert 10 < uneven < chances(model, 40, 10) < 40
     assert chances(model, 3, [0, 3]) == pytest.approx(3 ** b)  # a subject with no face gives no chance
+    import numpy as np
+
+    assert chances(model, 100, 5.0) == chances(model, 100, np.int64(5)) == chances(model, 100, 5)  # a count
+    assert chances(model, 10, 0) == chances(model, 10, []) == chances(model, 10) == 10.0  # no people known
+    assert chances(model, 40, iter([1] * 8 + [16, 16])) == pytest.approx(uneven)
     loose = identification_threshold(model, 40, 0.01, [1] * 8 + [16, 16])
     assert loose > identification_threshold(model, 40, 0.01, 10) > identification_threshold(model, 40, 0.01)
 

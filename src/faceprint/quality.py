@@ -40,7 +40,7 @@ POOR_QUALITY: float = 0.35
 # Default floor below which identify (and a video frame's vote) answers "unknown": the lowest, in
 # steps of 0.05, at which identify names under 1 % of cfp_dev's stranger profile photos with every
 # model (`python bench/bench_quality_floor.py --floor F`; chosen on the evaluation sets LFW View 2
-# and cfp_dev, as docs/quality.md says). Above it a face costs names and saves no wrong ones there.
+# and cfp_dev, as docs/quality.md says). A higher floor costs names there for little FPIR gained.
 NAMING_FLOOR: float = 0.1
 
 DETECTION_CUES = ("size", "yaw", "pitch", "score", "sharpness")

@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import numbers
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
@@ -205,8 +206,8 @@ def chances(model: str, faces: int, subjects: int | Sequence[int] | None = None)
         model: the embedding model (its fitted exponent b, ``faces_exponent``; 1 when none).
         faces: faces in the gallery (N).
         subjects: the faces each enrolled person has (n_i), or only how many people there are (S:
-            then each is taken to have N / S faces, ``S ** (1 - b) * N ** b``); None counts every
-            face as a chance.
+            then each is taken to have N / S faces, ``S ** (1 - b) * N ** b``); None, 0 or no
+            count counts every face as a chance.
 
     Returns:
         C, between the number of people and N.
@@ -216,14 +217,12 @@ def chances(model: str, faces: int, subjects: int | Sequence[int] | None = None)
     n = max(float(faces), 1.0)
     if subjects is None:
         return n
-    if not isinstance(subjects, (int, np.integer)):
-        counts = np.asarray(subjects, float)
-        counts = counts[counts > 0]
-        return float(np.sum(counts ** b)) if len(counts) else n
-    if subjects >= faces:
-        return n
-    s = max(float(subjects), 1.0)
-    return s ** (1.0 - b) * n ** b
+    if isinstance(subjects, numbers.Real):  # only how many people (an int, a float, a numpy scalar)
+        s = float(subjects)
+        return n if s <= 0 or s >= faces else s ** (1.0 - b) * n ** b
+    counts = np.asarray(list(subjects), float)
+    counts = counts[counts > 0]
+    return float(np.sum(counts ** b)) if len(counts) else n
 
 
 def identification_threshold(model: str, faces: int, fpir: float = DEFAULT_FPIR,

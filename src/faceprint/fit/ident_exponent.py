@@ -8,7 +8,8 @@ identities (a quarter, ``faceprint.fit.celeba_chips.training_people``) and the p
 (``faceprint.fit.view1_vectors``; many with one photo, some with many, as in users' galleries).
 Galleries of 20 to 2,000 faces enrol 1, 3 or all but one photo of each person and are probed by
 the training people not enrolled. The other CelebA identities, ORL, five_celebrity and LFW people
-outside every pairs file are the check (``bench/bench_identification.py``); LFW View 2 is never used.
+outside every pairs file are the check (``bench/bench_identification.py``). ``pairs.txt`` (View 2) is
+never read; LFW's views share people, so many View 1 photos also appear in View 2's pairs.
 
     python -m faceprint.fit.ident_exponent --model dlib
 """
@@ -139,7 +140,7 @@ def training_sets(data: Path, model: str, cache: Path, workers: int = 1) -> dict
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Fit one model's exponent on CelebA training people and write it into the table."""
+    """Fit one model's exponent on the training people (CelebA, LFW View 1) and write it into the table."""
     from faceprint import settings
 
     parser = argparse.ArgumentParser(prog="python -m faceprint.fit.ident_exponent", description=__doc__,
@@ -167,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     entry["faces_exponent_fit"] = {
         "data": f"{len(cv)} CelebA chips of {len(np.unique(cn))} training identities (CelebA number % 4 == 0) "
                 f"and {len(lv)} photos of the {len(np.unique(ln))} LFW View 1 people (<= 20 each), galleries "
-                "drawn within each; never LFW View 2",
+                "drawn within each; pairs.txt (View 2) never read, though many View 1 photos are in it",
         "chances": "sum over enrolled people of faces ** b",
         "date": str(date.today()),
         "command": " ".join(["python -m faceprint.fit.ident_exponent", *(sys.argv[1:] if argv is None else argv)]),

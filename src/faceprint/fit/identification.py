@@ -247,8 +247,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                       "rows": check_curve(entry, check_v, check_l)}
     table = json.loads(args.output.read_text()) if args.output.exists() else {}
     table.setdefault("models", {})[args.model] = entry
-    table["method"] = ("threshold(N, fpir) = q(1 - (1 - fpir)^(1/N)); q = impostor-pair distance quantile, "
-                       "empirical, probit-linear tail below; see faceprint/thresholds.py")
+    table["method"] = ("threshold(C, fpir) = q(1 - (1 - fpir)^(1/C)), C = sum over enrolled people of faces^b "
+                       "(faces_exponent); q = impostor-pair distance quantile, empirical, probit-linear tail below; "
+                       "see faceprint/thresholds.py")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(table, indent=1) + "\n")
     print(json.dumps({k: v for k, v in entry.items() if k != "quantiles"}, indent=1))

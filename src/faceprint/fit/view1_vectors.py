@@ -2,7 +2,8 @@
 
 View 1 names the people of ``pairsDevTrain.txt`` and ``pairsDevTest.txt`` (3,095 people, 1,732 of them
 with one photo): a mix of people with one photo and people with many, as users' galleries are. It is
-fitting data; LFW View 2 is never read here. The photos go through the model's own pipeline
+fitting data; ``pairs.txt`` (View 2) is never read here, though LFW's views share people and many of
+these photos also appear in View 2's pairs. The photos go through the model's own pipeline
 (detect, align, embed), so a fused model's vectors are what ``identify`` would see.
 """
 

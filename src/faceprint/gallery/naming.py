@@ -84,7 +84,7 @@ def gallery_threshold(store: Store, model: str, faces: int, fpir: float | None) 
             the saved calibrated threshold when there is one, else the default at FPIR 1 %.
 
     Returns:
-        ``(threshold, source)``; the default counts the people enrolled as well as the faces
+        ``(threshold, source)``; the default counts each enrolled person's faces
         (``thresholds.chances``); a saved threshold calibrated at less than half or more than
         twice ``faces`` is still used, and its source says it is stale.
 
@@ -105,9 +105,13 @@ def gallery_threshold(store: Store, model: str, faces: int, fpir: float | None) 
     faces, fpir = max(faces, 1), thresholds.DEFAULT_FPIR if fpir is None else fpir
     counts = faces_per_person(store)  # several photos a person: fewer chances
     key = (model, faces, fpir)
-    if key not in counts.thresholds:  # once per gallery state: a million people are summed once
-        counts.thresholds[key] = thresholds.identification_threshold(model, faces, fpir, counts.faces or None)
-    return counts.thresholds[key], f"default for {faces} faces of {len(counts.faces)} people at FPIR {fpir:g}"
+    threshold = counts.thresholds.get(key)
+    if threshold is None:  # once per gallery state and rate: a million people are summed once
+        threshold = thresholds.identification_threshold(model, faces, fpir, counts.faces or None)
+        if len(counts.thresholds) >= 16:  # rates are the caller's choice: keep a few
+            counts.thresholds.clear()
+        counts.thresholds[key] = threshold
+    return threshold, f"default for {faces} faces of {len(counts.faces)} people at FPIR {fpir:g}"
 
 
 def check_floor(floor: float) -> float:
