@@ -63,6 +63,7 @@ def embedded_faces(min_photos: int = 10, workers: int = 2) -> dict[str, np.ndarr
     import faceprint
     from faceprint import settings
     from faceprint.api import _pipeline
+    from faceprint.fit.embedding import every_face
 
     signature = _pipeline(None, "dlib").signature().replace(":", "-")
     cache = settings.cache_dir() / "bench" / f"cluster-lfw{min_photos}-{signature}.npz"
@@ -75,18 +76,7 @@ def embedded_faces(min_photos: int = 10, workers: int = 2) -> dict[str, np.ndarr
     start = time.perf_counter()
     results = faceprint.embed_many(paths, workers=workers, progress=True)
     log.info("embedded %d photos in %.0f s", len(paths), time.perf_counter() - start)
-    vectors, photo, label, boxes = [], [], [], []
-    for index, (result, name) in enumerate(zip(results, names)):
-        if not result.ok:
-            continue
-        centre = result.nearest_center()
-        for face in result.faces:
-            vectors.append(face.vector)
-            photo.append(index)
-            label.append(name if face is centre else "")
-            boxes.append(face.detection.box.as_list())
-    out = {"vectors": np.stack(vectors).astype(np.float32), "photo": np.array(photo), "label": np.array(label),
-           "boxes": np.array(boxes, np.float32), "paths": np.array([str(p) for p in paths]),
+    out = {**every_face(results, names), "paths": np.array([str(p) for p in paths]),
            "problems": np.array([r.problem or "" for r in results]), "signature": np.array(results[0].signature)}
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, **out)

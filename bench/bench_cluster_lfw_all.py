@@ -54,6 +54,7 @@ def embedded_faces(cache: Path | None = None, workers: int = 2) -> dict[str, np.
     for the arrays: ``vectors``, ``photo``, ``label``, ``boxes``, ``paths``, ``problems``,
     ``signature``)."""
     import faceprint
+    from faceprint.fit.embedding import every_face
 
     target = cache_path(cache)
     if target.exists():
@@ -68,17 +69,8 @@ def embedded_faces(cache: Path | None = None, workers: int = 2) -> dict[str, np.
         part = target.with_name(f"{target.stem}.part{first // CHUNK:03d}.npz")
         if not part.exists():
             results = faceprint.embed_many(paths[first : first + CHUNK], workers=workers)
-            rows: dict[str, list] = {"vectors": [], "photo": [], "label": [], "boxes": []}
-            for index, result in enumerate(results, first):
-                centre = result.nearest_center() if result.ok else None
-                for face in result.faces if result.ok else ():
-                    rows["vectors"].append(face.vector)
-                    rows["photo"].append(index)
-                    rows["label"].append(paths[index].parent.name if face is centre else "")
-                    rows["boxes"].append(face.detection.box.as_list())
-            np.savez(part, vectors=np.stack(rows["vectors"]).astype(np.float32), photo=np.array(rows["photo"]),
-                     label=np.array(rows["label"]), boxes=np.array(rows["boxes"], np.float32),
-                     problems=np.array([r.problem or "" for r in results]),
+            rows = every_face(results, [p.parent.name for p in paths[first : first + CHUNK]], first)
+            np.savez(part, **rows, problems=np.array([r.problem or "" for r in results]),
                      signature=np.array(next((r.signature for r in results if r.ok), "")))
             log.info("%d / %d photos embedded, %.0f s", min(first + CHUNK, len(paths)), len(paths),
                      time.perf_counter() - start)

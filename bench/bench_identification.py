@@ -27,6 +27,7 @@ Rules (all name a face after its nearest enrolled face, as ``Gallery.identify``)
     python bench/bench_identification.py --models dlib --repeats 3 --sizes 40,200
     python bench/bench_identification.py --models dlib --floor-share   # faces below the quality floor
     python bench/bench_identification.py --templates                   # one template per person vs nearest face
+    python bench/bench_identification.py --evaluation-sets             # the default on LFW View 2 and cfp_dev
 
 Vectors are cached under ``--cache-dir`` (default: a folder in the system's temporary folder);
 the first run embeds about 7,500 photos per model.
@@ -307,6 +308,34 @@ def floor_share(data: Path, model: str, cache: Path) -> None:
               f"quality floor {NAMING_FLOOR:g} (median quality {np.median(scores):.2f})")
 
 
+def evaluation_sets_effect(data: Path, model: str, cache: Path, repeats: int, seed: int) -> None:
+    """Print what the default's rule does on the evaluation-only sets, against the previous release's
+    and one chance per face: galleries drawn within LFW View 2's photos and within cfp_dev's frontal
+    photos (enrolling 1, 3 or all but one photo each), the rest of the set as strangers. Nothing is
+    fitted on them; this is the effect of a changed default on the test sets."""
+    import ident_data
+    from bench_quality_floor import embedded
+
+    rules = {"package": curve_rule(model, None), "previous": previous_rule(model), "faces": curve_rule(model, 1.0)}
+    sets = ident_data.evaluation_sets(data)
+    print(f"\n{model}: FPIR / DIR at a 1 % target on the evaluation sets (median of {repeats} draws)\n")
+    print("| set | faces | photos each | " + " | ".join(f"`{name}`" for name in rules) + " |")
+    print("|---|---:|---:|" + "---:|" * len(rules))
+    for label, sizes in (("lfw_view2", (40, 200, 1000)), ("cfp_dev_frontal", (40, 200))):
+        found = embedded(sets[label], model, cache, label)
+        for size in sizes:
+            for enrol in ("1", "3", "all"):
+                cells: dict[str, list[tuple[float, float]]] = {}
+                for r in range(repeats):
+                    got = measure(rules, found["vectors"], found["people"], size, enrol, np.random.default_rng([seed, r]))
+                    for name, by_f in (got or {}).items():
+                        cells.setdefault(name, []).append(by_f[0.01][:2])
+                if cells:
+                    out = [f"{100 * np.median([c[0] for c in v]):.2f} % / {100 * np.nanmedian([c[1] for c in v]):.1f} %"
+                           for v in cells.values()]
+                    print(f"| {label} | {size:,} | {'all but one' if enrol == 'all' else enrol} | " + " | ".join(out) + " |")
+
+
 def installed_models() -> list[str]:
     from faceprint.errors import FaceprintError
     from faceprint.models import mobilefacenet
@@ -339,6 +368,8 @@ def main() -> None:
                         help="only compare one template per person with nearest-face search (DIR at exactly 1 %% FPIR)")
     parser.add_argument("--floor-share", action="store_true",
                         help="only print the share of each photo set's faces below the quality floor")
+    parser.add_argument("--evaluation-sets", action="store_true",
+                        help="only print what the default's rule does on LFW View 2 and cfp_dev (never fitted on)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     data = settings.data_dir()
@@ -348,6 +379,10 @@ def main() -> None:
     if args.floor_share:
         for model in models:
             floor_share(data, model, args.cache_dir)
+        return
+    if args.evaluation_sets:
+        for model in models:
+            evaluation_sets_effect(data, model, args.cache_dir, args.repeats, args.seed)
         return
     rows = []
     sizes = [int(s) for s in args.sizes.split(",")]

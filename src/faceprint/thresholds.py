@@ -204,7 +204,7 @@ def chances(model: str, faces: int, subjects: int | Sequence[int] | None = None)
 
     Args:
         model: the embedding model (its fitted exponent b, ``faces_exponent``; 1 when none).
-        faces: faces in the gallery (N).
+        faces: faces in the gallery (N; given each person's faces, their sum counts instead).
         subjects: the faces each enrolled person has (n_i), or only how many people there are (S:
             then each is taken to have N / S faces, ``S ** (1 - b) * N ** b``); None, 0 or no
             count counts every face as a chance.

@@ -5,7 +5,6 @@ the real server's when the ``milvus`` package is (``pip install milvus``, Linux 
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
 from pathlib import Path
@@ -22,31 +21,9 @@ from faceprint.gallery.store import parse_milvus_uri as parse_uri
 STRANGERS = ["Gerhard_Schroeder", "Hugo_Chavez"]
 BACKENDS = ["sqlite", "milvus-lite", "milvus-server"]
 MILVUS = ["milvus-lite", "milvus-server"]
-_server_galleries = itertools.count()  # one gallery name (collection prefix) per use of the server
 
 
 needs_milvus = pytest.mark.skipif(not milvus_available(lite=True), reason="pymilvus/milvus-lite not installed: pip install -e '.[milvus]'")
-
-
-@pytest.fixture
-def uri(request: pytest.FixtureRequest, tmp_path: Path):
-    """``uri(backend, name="g")``: a gallery URI on that backend, the same for the same name within
-    a test (a fresh gallery per test; the real server's started on first use)."""
-    made: dict[tuple[str, str], str] = {}
-
-    def make(backend: str, name: str = "g") -> str:
-        if (backend, name) not in made:
-            if backend in MILVUS and not milvus_available(lite=True):
-                pytest.skip("pymilvus/milvus-lite not installed: pip install -e '.[milvus]'")
-            if backend == "milvus-server":
-                made[backend, name] = request.getfixturevalue("milvus_server").uri(f"t{next(_server_galleries)}")
-            elif backend == "milvus-lite":
-                made[backend, name] = f"milvus-lite://{tmp_path / (name + '.db')}"
-            else:
-                made[backend, name] = str(tmp_path / f"{name}.db")
-        return made[backend, name]
-
-    return make
 
 
 @pytest.fixture(scope="module")

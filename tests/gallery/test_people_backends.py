@@ -4,7 +4,6 @@ corrections. Milvus runs skip where pymilvus/milvus-lite or the server package a
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import numpy as np
@@ -13,29 +12,8 @@ from lfw_people import ENROLLED, photos
 
 from faceprint import Gallery
 from faceprint.errors import BadName, SubjectExists
-from faceprint.gallery.milvus_store import milvus_available
 
 BACKENDS = ["sqlite", "milvus-lite", "milvus-server"]
-_names = itertools.count()
-
-
-@pytest.fixture
-def uri(request: pytest.FixtureRequest, tmp_path: Path):
-    made: dict[tuple[str, str], str] = {}  # the same gallery for the same name within a test
-
-    def make(backend: str, name: str = "g") -> str:
-        if backend != "sqlite" and not milvus_available(lite=True):
-            pytest.skip("pymilvus/milvus-lite not installed: pip install -e '.[milvus]'")
-        if (backend, name) not in made:
-            if backend == "milvus-server":
-                made[backend, name] = request.getfixturevalue("milvus_server").uri(f"people{next(_names)}")
-            elif backend == "milvus-lite":
-                made[backend, name] = f"milvus-lite://{tmp_path / (name + '.db')}"
-            else:
-                made[backend, name] = str(tmp_path / f"{name}.db")
-        return made[backend, name]
-
-    return make
 
 
 @pytest.fixture(scope="module")

@@ -155,6 +155,7 @@ def view1_collections(lfw: Path, model: str = "dlib", workers: int = 1) -> dict[
     """
     from faceprint.api import embed_many
     from faceprint.eval.protocols import read_lfw_pairs
+    from faceprint.fit.embedding import every_face
 
     people: dict[str, set[str]] = {}
     for name in ("pairsDevTest.txt", "pairsDevTrain.txt"):
@@ -163,18 +164,9 @@ def view1_collections(lfw: Path, model: str = "dlib", workers: int = 1) -> dict[
             people[name].update({Path(pair.first).parent.name, Path(pair.second).parent.name})
     everyone = sorted(people["pairsDevTest.txt"] | people["pairsDevTrain.txt"])
     paths = [p for n in everyone for p in sorted((lfw / n).glob("*.jpg"))]
-    results = embed_many(paths, model=model, workers=workers, progress=True)
-    vectors, photo, label, person = [], [], [], []
-    for index, (path, result) in enumerate(zip(paths, results)):
-        if not result.ok:
-            continue
-        centre = result.nearest_center()
-        for face in result.faces:
-            vectors.append(face.vector)
-            photo.append(index)
-            label.append(path.parent.name if face is centre else "")
-            person.append(path.parent.name)
-    v, ph, lab, who = np.stack(vectors).astype(np.float32), np.array(photo), np.array(label), np.array(person)
+    faces = every_face(embed_many(paths, model=model, workers=workers, progress=True), [p.parent.name for p in paths])
+    v, ph, lab = faces["vectors"], faces["photo"], faces["label"]
+    who = np.array([paths[i].parent.name for i in ph])
     out = {}
     for name, chosen in (("LFW View 1 DevTest people", people["pairsDevTest.txt"]),
                          ("LFW View 1 DevTrain people", people["pairsDevTrain.txt"]),

@@ -70,11 +70,7 @@ class SqlitePeople:
         query = f"SELECT {FACE_COLUMNS} FROM faces f JOIN subjects s ON s.id = f.subject_id"
         with self.store.lock:
             if ids is not None:
-                rows = []
-                wanted = [int(i) for i in ids]
-                for start in range(0, len(wanted), 900):
-                    part = wanted[start:start + 900]
-                    rows += self.db.execute(f"{query} WHERE f.id IN ({','.join('?' * len(part))})", part).fetchall()
+                rows = self.store.rows_in(query + " WHERE f.id IN ({marks})", [int(i) for i in ids])
                 return [face_record(r) for r in sorted(rows)]
             self.person(int(person_id))
             rows = self.db.execute(f"{query} WHERE f.subject_id = ? ORDER BY f.id", (int(person_id),)).fetchall()
@@ -94,26 +90,13 @@ class SqlitePeople:
 
     def face_persons(self, ids: Sequence[int]) -> dict[int, tuple[int, str]]:
         """face id -> (person id, photo sha256) for the given faces (unknown ids left out)."""
-        wanted = [int(i) for i in ids]
-        out: dict[int, tuple[int, str]] = {}
-        with self.store.lock:
-            for start in range(0, len(wanted), 900):
-                part = wanted[start:start + 900]
-                rows = self.db.execute(f"SELECT id, subject_id, sha256 FROM faces WHERE id IN ({','.join('?' * len(part))})",
-                                       part).fetchall()
-                out.update((r[0], (r[1], r[2])) for r in rows)
-        return out
+        rows = self.store.rows_in("SELECT id, subject_id, sha256 FROM faces WHERE id IN ({marks})", [int(i) for i in ids])
+        return {r[0]: (r[1], r[2]) for r in rows}
 
     def person_sizes(self, person_ids: Sequence[int]) -> dict[int, int]:
         """person id -> faces, for the given people."""
-        wanted = sorted({int(i) for i in person_ids})
-        out: dict[int, int] = {}
-        with self.store.lock:
-            for start in range(0, len(wanted), 900):
-                part = wanted[start:start + 900]
-                out.update(self.db.execute(f"SELECT subject_id, COUNT(*) FROM faces WHERE subject_id IN "
-                                           f"({','.join('?' * len(part))}) GROUP BY subject_id", part).fetchall())
-        return out
+        return dict(self.store.rows_in("SELECT subject_id, COUNT(*) FROM faces WHERE subject_id IN ({marks}) "
+                                       "GROUP BY subject_id", sorted({int(i) for i in person_ids})))
 
     def cannot_links(self) -> list[tuple[int, int]]:
         """Every (face id, person id) "not this person" link."""
@@ -214,14 +197,8 @@ class SqlitePeople:
 
     def thumbnails_of(self, face_ids: Sequence[int]) -> dict[int, bytes]:
         """face id -> thumbnail, for the given faces that have one."""
-        wanted = [int(i) for i in face_ids]
-        out: dict[int, bytes] = {}
-        with self.store.lock:
-            for start in range(0, len(wanted), 900):
-                part = wanted[start:start + 900]
-                out.update(self.db.execute(f"SELECT id, thumbnail FROM faces WHERE thumbnail IS NOT NULL AND id IN "
-                                           f"({','.join('?' * len(part))})", part).fetchall())
-        return out
+        return dict(self.store.rows_in("SELECT id, thumbnail FROM faces WHERE thumbnail IS NOT NULL AND id IN ({marks})",
+                                       [int(i) for i in face_ids]))
 
     def name(self, person_id: int, name: str) -> Person:
         """Name (or rename) a person; their faces count as confirmed from then on.

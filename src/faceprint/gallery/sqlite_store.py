@@ -11,7 +11,7 @@ import logging
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from faceprint.gallery.types import FaceRecord, Subject
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 3
+IN_CHUNK = 900  # values bound in one IN list: SQLite limits the parameters of a statement
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -252,29 +253,34 @@ class SqliteStore:
                             "(SELECT 1 FROM faces WHERE subject_id=?)", (row[0], row[0]))  # an emptied unnamed person
             self._bump()
 
+    def rows_in(self, query: str, values: Sequence[Any]) -> list[tuple]:
+        """The rows of ``query`` for ``values``, bound to its ``{marks}`` (``... IN ({marks})``) a
+        chunk at a time: SQLite limits the parameters of one statement.
+
+        Args:
+            query: SQL with one ``{marks}`` placeholder.
+            values: the values of the IN list.
+
+        Returns:
+            Every chunk's rows, in the order of the chunks.
+        """
+        values = list(values)
+        rows: list[tuple] = []
+        with self.lock:
+            for start in range(0, len(values), IN_CHUNK):
+                part = values[start:start + IN_CHUNK]
+                rows += self.db.execute(query.format(marks=",".join("?" * len(part))), part).fetchall()
+        return rows
+
     def face_subjects(self, ids: Sequence[int]) -> dict[int, str]:
         """face id -> subject name for the given ids (ids not in the store are left out)."""
-        ids = [int(i) for i in ids]
-        out: dict[int, str] = {}
-        with self.lock:
-            for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
-                part = ids[start:start + 900]
-                marks = ",".join("?" * len(part))
-                out.update(self.db.execute(f"SELECT f.id, s.name FROM faces f JOIN subjects s ON s.id = f.subject_id "
-                                           f"WHERE f.id IN ({marks})", part).fetchall())
-        return out
+        return dict(self.rows_in("SELECT f.id, s.name FROM faces f JOIN subjects s ON s.id = f.subject_id "
+                                 "WHERE f.id IN ({marks})", [int(i) for i in ids]))
 
     def known_sha256(self, digests: Sequence[str]) -> dict[str, str]:
         """sha256 -> subject name for the digests already in the gallery."""
-        digests = list(digests)
-        out: dict[str, str] = {}
-        with self.lock:
-            for start in range(0, len(digests), 900):
-                part = digests[start:start + 900]
-                marks = ",".join("?" * len(part))
-                out.update(self.db.execute(f"SELECT f.sha256, s.name FROM faces f JOIN subjects s ON s.id = f.subject_id "
-                                           f"WHERE f.sha256 IN ({marks})", part).fetchall())
-        return out
+        return dict(self.rows_in("SELECT f.sha256, s.name FROM faces f JOIN subjects s ON s.id = f.subject_id "
+                                 "WHERE f.sha256 IN ({marks})", digests))
 
     def photo(self, face_id: int) -> bytes | None:
         with self.lock:
@@ -291,12 +297,9 @@ class SqliteStore:
         """(ids, vectors) in chunks, by ascending id: all faces, or the given ids."""
         if ids is not None:
             wanted = sorted(int(i) for i in ids)
-            for start in range(0, len(wanted), 900):
-                part = wanted[start:start + 900]
-                marks = ",".join("?" * len(part))
-                with self.lock:
-                    rows = self.db.execute(f"SELECT id, embedding FROM faces WHERE id IN ({marks}) ORDER BY id",
-                                           part).fetchall()
+            for start in range(0, len(wanted), IN_CHUNK):  # a chunk at a time, unlocked in between
+                rows = self.rows_in("SELECT id, embedding FROM faces WHERE id IN ({marks}) ORDER BY id",
+                                    wanted[start:start + IN_CHUNK])
                 if rows:
                     yield id_vector_arrays([r[0] for r in rows], [r[1] for r in rows])
             return
