@@ -108,6 +108,4 @@ def test_enrol_reports_every_upload_when_they_share_a_file_name(env, lfw):
 
 
 def test_unique_labels():
-    from faceprint.service.routers.faces import unique_labels
-
     assert unique_labels(["a", "b", "a", "a (2)", "a"]) == ["a", "b", "a (2)", "a (2) (2)", "a (3)"]
